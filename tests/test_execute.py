@@ -1,0 +1,101 @@
+"""The safe executor and the nbval regression gate, each shown to do its job on real notebooks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from convlib.execute import execute, main
+from tests.notebooks import NOTEBOOKS, ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def make_notebook(path: Path, *sources: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i}"  # fixed ids, so two files from one recipe are comparable
+    nbformat.write(nb, path)
+    return path
+
+
+def test_failure_leaves_original_untouched_and_names_the_cell(tmp_path: Path, capsys) -> None:
+    path = make_notebook(tmp_path / "broken.ipynb", "x = 1", "print(x)", "raise ValueError('boom')", "x + 1")
+    before = path.read_bytes()
+    status = main([str(path)])
+    assert status != 0
+    assert path.read_bytes() == before, "a failed run must not touch the committed notebook"
+    err = capsys.readouterr().err
+    assert "broken.ipynb" in err and "cell 2" in err and "ValueError: boom" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.ipynb"], "no temp files left behind"
+
+
+def test_cli_exit_status_is_nonzero_on_failure(tmp_path: Path) -> None:
+    path = make_notebook(tmp_path / "broken.ipynb", "1 / 0")
+    before = path.read_bytes()
+    run = subprocess.run([sys.executable, "-m", "convlib.execute", str(path)], capture_output=True, text=True)
+    assert run.returncode == 1
+    assert "ZeroDivisionError" in run.stderr
+    assert path.read_bytes() == before
+
+
+def test_reexecution_is_byte_identical(tmp_path: Path) -> None:
+    code = (
+        "import numpy as np\nimport matplotlib.pyplot as plt\nfrom convlib.notebook import setup\nsetup(0)",
+        "print(np.random.rand(3).round(4))",
+        "fig, ax = plt.subplots(figsize=(2, 2)); ax.plot([0, 1], [1, 0]); plt.show()",
+    )
+    path = make_notebook(tmp_path / "ok.ipynb", *code)
+    first = execute(path)
+    assert first.ok and first.changed, first.error
+    once = path.read_bytes()
+    second = execute(path)
+    assert second.ok and not second.changed
+    assert path.read_bytes() == once
+    nb = nbformat.read(path, as_version=4)
+    assert "papermill" not in nb.metadata
+    assert all("papermill" not in c.metadata and "execution" not in c.metadata for c in nb.cells)
+    assert nb.cells[2].outputs[-1]["data"].keys() >= {"image/png"}
+
+
+def test_runs_in_the_notebooks_folder(tmp_path: Path) -> None:
+    (tmp_path / "data.txt").write_text("42")
+    path = make_notebook(tmp_path / "cwd.ipynb", "print(open('data.txt').read())")
+    assert execute(path).ok
+    assert nbformat.read(path, as_version=4).cells[0].outputs[0]["text"] == "42\n"
+
+
+def nbval(path: Path) -> subprocess.CompletedProcess[str]:
+    sanitize = ROOT / "tests" / "nbval_sanitize.cfg"
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", "--nbval",
+           "--nbval-current-env", "--nbval-sanitize-with", str(sanitize), str(path)]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=path.parent)
+
+
+def test_nbval_fails_when_a_stored_output_changes(tmp_path: Path) -> None:
+    """Copy a real chapter, keep the cells up to its first printed number, then alter that number."""
+    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
+    cut = next(
+        i for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and any(o.get("name") == "stdout" and any(ch.isdigit() for ch in o["text"])
+                                         for o in c.get("outputs", []))
+    )  # fmt: skip
+    nb.cells = nb.cells[: cut + 1]
+    intact = tmp_path / "intact.ipynb"
+    nbformat.write(nb, intact)
+    assert nbval(intact).returncode == 0, "the unchanged copy must pass; otherwise the test proves nothing"
+
+    stream = next(o for o in nb.cells[cut].outputs if o.get("name") == "stdout")
+    digit = next(ch for ch in stream["text"] if ch.isdigit())
+    stream["text"] = stream["text"].replace(digit, str((int(digit) + 1) % 10), 1)
+    changed = tmp_path / "changed.ipynb"
+    nbformat.write(nb, changed)
+    run = nbval(changed)
+    assert run.returncode == 1, run.stdout[-2000:]
+    assert "1 failed" in run.stdout

@@ -1,0 +1,136 @@
+"""Checks on the built site in _build/html: complete, offline, with math, figures and launch buttons.
+
+Run after ``jupyter-book build``; ``make test`` does both, and sets CONVLIB_REQUIRE_SITE=1 so that a
+missing build fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+from tests.notebooks import NOTEBOOKS, ROOT
+
+HTML = ROOT / "_build" / "html"
+pytestmark = pytest.mark.site
+
+if not (HTML / "index.html").is_file():
+    if os.environ.get("CONVLIB_REQUIRE_SITE"):
+        raise RuntimeError(f"{HTML} has no index.html: the book build did not run or failed")
+    pytest.skip("the book is not built (run `make book`)", allow_module_level=True)
+
+PAGES = sorted(HTML.rglob("*.html"))
+CHAPTER_PAGES = [HTML / p.relative_to(ROOT).with_suffix(".html") for p in NOTEBOOKS]
+# Attributes through which a page *loads* something (as opposed to plain hyperlinks).
+LOADING = {("script", "src"), ("img", "src"), ("source", "src"), ("iframe", "src"), ("embed", "src"),
+           ("video", "src"), ("audio", "src"), ("link", "href"), ("object", "data")}  # fmt: skip
+REMOTE = re.compile(r"^(https?:)?//", re.I)
+CSS_REMOTE = re.compile(r"""url\(\s*['"]?(https?:)?//|@import\s+['"](https?:)?//""", re.I)
+# A JS file that fetches code, styles or fonts from elsewhere names the asset's URL.
+JS_REMOTE = re.compile(r"""['"`](https?:)?//[^'"`\s]+\.(js|mjs|css|woff2?|ttf|otf|eot)(\?[^'"`]*)?['"`]""", re.I)
+
+
+class Loads(HTMLParser):
+    """Collect (tag, attribute, url) for everything a page loads, and all plain links."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads: list[tuple[str, str, str]] = []
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        for attr in ("src", "href", "data"):
+            if attr not in a:
+                continue
+            loads = (tag, attr) in LOADING and not (tag == "link" and a.get("rel") in ("canonical", "next", "prev"))
+            (self.loads.append((tag, attr, a[attr])) if loads else self.links.append(a[attr]))
+        if "srcset" in a:
+            self.loads += [(tag, "srcset", s.split()[0]) for s in a["srcset"].split(",") if s.strip()]
+
+
+def parse(page: Path) -> Loads:
+    parser = Loads()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser
+
+
+def local_target(page: Path, url: str) -> Path | None:
+    parts = urlparse(url)
+    if parts.scheme or parts.netloc or not parts.path:
+        return None
+    return (page.parent / unquote(parts.path)).resolve()
+
+
+def test_the_intro_and_every_chapter_are_built() -> None:
+    assert (HTML / "intro.html").is_file()
+    missing = [str(p.relative_to(HTML)) for p in CHAPTER_PAGES if not p.is_file()]
+    assert not missing, f"chapters missing from the site: {missing}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(HTML)))
+def test_pages_load_nothing_remote(page: Path) -> None:
+    remote = [f"<{t} {a}={u}>" for t, a, u in parse(page).loads if REMOTE.match(u)]
+    assert not remote, f"{page.name} loads from the network: {remote}"
+
+
+def test_css_and_js_load_nothing_remote() -> None:
+    offenders = []
+    for path in HTML.rglob("*"):
+        if path.suffix == ".css" and CSS_REMOTE.search(path.read_text(encoding="utf-8", errors="replace")):
+            offenders.append(str(path.relative_to(HTML)))
+        if path.suffix in (".js", ".mjs") and (m := JS_REMOTE.search(path.read_text("utf-8", errors="replace"))):
+            offenders.append(f"{path.relative_to(HTML)}: {m.group(0)}")
+    assert not offenders, f"assets that fetch from the network: {offenders}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(HTML)))
+def test_local_assets_exist(page: Path) -> None:
+    missing = [u for _, _, u in parse(page).loads if (t := local_target(page, u)) and not t.exists()]
+    assert not missing, f"{page.name} loads files that are not in the site: {missing}"
+
+
+def test_mathjax_is_served_locally() -> None:
+    scripts = [u for t, _, u in parse(HTML / "intro.html").loads if t == "script" and "mathjax" in u.lower()]
+    assert scripts, "intro.html (which has math) loads no MathJax"
+    for url in scripts:
+        target = local_target(HTML / "intro.html", url)
+        assert target is not None and target.is_file(), f"MathJax at {url} is not a local file"
+    assert (HTML / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir(), "MathJax fonts"
+
+
+@pytest.mark.parametrize("page", CHAPTER_PAGES, ids=lambda p: p.stem)
+def test_chapter_figures_are_present(page: Path) -> None:
+    images = [u for t, _, u in parse(page).loads if t == "img" and "_images/" in u]
+    assert images, f"{page.name} shows no figures"
+    assert all(local_target(page, u).is_file() for u in images)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("page", CHAPTER_PAGES, ids=lambda p: p.stem)
+def test_download_and_colab_buttons(page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    assert re.search(r'href="[^"]*_sources/[^"]+\.ipynb"', text), "no .ipynb download button"
+    assert "colab.research.google.com/github/" in text, "no Colab launch button"
+    assert "thebe" not in " ".join(u for _, _, u in parse(page).loads).lower(), "thebe must be off"
+
+
+def test_no_build_artifacts_of_execution() -> None:
+    assert not (ROOT / "_build" / ".jupyter_cache").exists(), "the build executed notebooks"
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+def test_math_renders_in_a_browser_without_network() -> None:
+    """Headless Chromium, network off, renders intro.html: MathJax must typeset the notation table."""
+    cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+           "--proxy-server=127.0.0.1:9", "--virtual-time-budget=15000", "--dump-dom",
+           (HTML / "intro.html").as_uri()]  # fmt: skip
+    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    assert dom.count("<mjx-container") >= 5, "MathJax did not typeset the page"
