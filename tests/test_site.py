@@ -26,7 +26,7 @@ if not (HTML / "index.html").is_file():
         raise RuntimeError(f"{HTML} has no index.html: the book build did not run or failed")
     pytest.skip("the book is not built (run `make book`)", allow_module_level=True)
 
-PAGES = sorted(HTML.rglob("*.html"))
+PAGES = sorted(p for p in HTML.rglob("*.html") if "_static" not in p.relative_to(HTML).parts)  # not theme templates
 CHAPTER_PAGES = [HTML / p.relative_to(ROOT).with_suffix(".html") for p in NOTEBOOKS]
 # Attributes through which a page *loads* something (as opposed to plain hyperlinks).
 LOADING = {("script", "src"), ("img", "src"), ("source", "src"), ("iframe", "src"), ("embed", "src"),
@@ -34,6 +34,9 @@ LOADING = {("script", "src"), ("img", "src"), ("source", "src"), ("iframe", "src
 REMOTE = re.compile(r"^(https?:)?//", re.I)
 CSS_REMOTE = re.compile(r"""url\(\s*['"]?(https?:)?//|@import\s+['"](https?:)?//""", re.I)
 # A JS file that fetches code, styles or fonts from elsewhere names the asset's URL.
+# One URL is known and inert: MathJax's bundled speech engine loads this XPath polyfill only where
+# `document.evaluate` is missing (Node, IE 11); every browser that can show the site has it.
+INERT = {"https://cdn.jsdelivr.net/npm/wicked-good-xpath@1.3.0/dist/wgxpath.install.js"}
 JS_REMOTE = re.compile(r"""['"`](https?:)?//[^'"`\s]+\.(js|mjs|css|woff2?|ttf|otf|eot)(\?[^'"`]*)?['"`]""", re.I)
 
 
@@ -79,6 +82,8 @@ def test_the_intro_and_every_chapter_are_built() -> None:
 def test_pages_load_nothing_remote(page: Path) -> None:
     remote = [f"<{t} {a}={u}>" for t, a, u in parse(page).loads if REMOTE.match(u)]
     assert not remote, f"{page.name} loads from the network: {remote}"
+    inline = [m.group(0) for m in JS_REMOTE.finditer(page.read_text(encoding="utf-8"))]
+    assert not inline, f"{page.name} has inline code that names remote assets: {inline}"
 
 
 def test_css_and_js_load_nothing_remote() -> None:
@@ -86,8 +91,9 @@ def test_css_and_js_load_nothing_remote() -> None:
     for path in HTML.rglob("*"):
         if path.suffix == ".css" and CSS_REMOTE.search(path.read_text(encoding="utf-8", errors="replace")):
             offenders.append(str(path.relative_to(HTML)))
-        if path.suffix in (".js", ".mjs") and (m := JS_REMOTE.search(path.read_text("utf-8", errors="replace"))):
-            offenders.append(f"{path.relative_to(HTML)}: {m.group(0)}")
+        if path.suffix in (".js", ".mjs"):
+            urls = {m.group(0)[1:-1] for m in JS_REMOTE.finditer(path.read_text("utf-8", errors="replace"))}
+            offenders += [f"{path.relative_to(HTML)}: {url}" for url in sorted(urls - INERT)]
     assert not offenders, f"assets that fetch from the network: {offenders}"
 
 
@@ -118,7 +124,7 @@ def test_download_and_colab_buttons(page: Path) -> None:
     text = page.read_text(encoding="utf-8")
     assert re.search(r'href="[^"]*_sources/[^"]+\.ipynb"', text), "no .ipynb download button"
     assert "colab.research.google.com/github/" in text, "no Colab launch button"
-    assert "thebe" not in " ".join(u for _, _, u in parse(page).loads).lower(), "thebe must be off"
+    assert "thebe" not in text.lower(), "thebe must be off: no launch button, scripts or config"
 
 
 def test_no_build_artifacts_of_execution() -> None:
