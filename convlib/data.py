@@ -18,8 +18,9 @@ def _grace_hopper() -> np.ndarray:
     import matplotlib.cbook as cbook
     from PIL import Image
 
-    with cbook.get_sample_data("grace_hopper.jpg") as f:
-        return np.asarray(Image.open(f).convert("RGB"))
+    path = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
 
 
 def _skimage(name: str) -> Callable[[], np.ndarray]:

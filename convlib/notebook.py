@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import os
 import random
+from typing import Any
 
 import matplotlib as mpl
+import matplotlib.style
 import numpy as np
 import torch
 
 #: The one figure style of the course. PNG keeps outputs byte-stable (SVG embeds dates and ids).
-STYLE: dict[str, object] = {
+STYLE: dict[str, Any] = {
     "figure.dpi": 100,
     "savefig.dpi": 100,
     "figure.figsize": (6.0, 4.0),
@@ -54,13 +56,13 @@ def setup(seed: int = 0) -> None:
     # cuBLAS needs this before its first use to be deterministic; harmless on CPU.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 -- seeds the legacy global generator that np.random.* uses
     torch.manual_seed(seed)  # also seeds every CUDA device
     torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.benchmark = False
     torch.set_printoptions(precision=PRINT_PRECISION, sci_mode=False)
     np.set_printoptions(precision=PRINT_PRECISION, suppress=True)
-    mpl.rcParams.update(STYLE)
+    mpl.style.use(STYLE)
     _use_png_inline()
 
 
