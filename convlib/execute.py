@@ -40,7 +40,8 @@ class Result:
 
 
 def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Strip what varies between runs: papermill and timing metadata, and empty tag lists.
+    """Strip what varies between runs: papermill and timing metadata, empty tag lists, and the
+    way a kernel happened to split one cell's printed text into several stream messages.
 
     Args:
         nb: an executed notebook; modified in place.
@@ -53,8 +54,9 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
     >>> nb = nbformat.v4.new_notebook(metadata={"papermill": {"duration": 1.0}})
     >>> nb.cells.append(nbformat.v4.new_code_cell("1", metadata={"tags": [], "execution": {}}))
-    >>> dict(normalise(nb).metadata), dict(nb.cells[0].metadata)
-    ({}, {})
+    >>> nb.cells[0].outputs = [nbformat.v4.new_output("stream", text=t) for t in ("a\\n", "b\\n")]
+    >>> dict(normalise(nb).metadata), dict(nb.cells[0].metadata), nb.cells[0].outputs[0].text
+    ({}, {}, 'a\\nb\\n')
     """
     nb.metadata.pop("papermill", None)
     nb.metadata.pop("execution", None)
@@ -63,7 +65,22 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         cell.metadata.pop("execution", None)
         if cell.metadata.get("tags", None) == []:
             del cell.metadata["tags"]
+        if cell.cell_type == "code":
+            cell.outputs = _coalesce_streams(cell.outputs)
     return nb
+
+
+def _coalesce_streams(outputs: list[nbformat.NotebookNode]) -> list[nbformat.NotebookNode]:
+    """Merge consecutive stream outputs of the same name (stdout or stderr) into one."""
+    merged: list[nbformat.NotebookNode] = []
+    for out in outputs:
+        previous = merged[-1] if merged else None
+        if out.output_type == "stream" and previous is not None and previous.output_type == "stream" \
+                and previous.name == out.name:
+            previous.text += out.text
+        else:
+            merged.append(out)
+    return merged
 
 
 def execute(path: Path, timeout: int = 600) -> Result:
