@@ -1,0 +1,124 @@
+"""The hand-written backward pass: convolution and transposed convolution as ``torch.autograd.Function``.
+
+Autograd never looks inside our forward algorithms. Each ``Function`` states its gradients
+explicitly, with the formulas derived in the course's backprop chapter:
+
+==================  ==========================================  ==========================================
+                    ``Conv``: ``y = conv(x, K) + u``            ``ConvTranspose``: ``y = conv^T(x, K) + u``
+==================  ==========================================  ==========================================
+``grad_x``          ``conv^T(grad_y, K)``                       ``conv(grad_y, K)``
+``grad_K``          ``corr(x_pad, grad_y)``                     ``corr(grad_y_pad, x)``
+``grad_u``          ``grad_y`` summed over batch and space      the same
+==================  ==========================================  ==========================================
+
+The two ``Function`` s are mirror images: a transposed convolution *is* the input gradient of a
+convolution, and so its own input gradient is a convolution. ``corr`` is
+:func:`~convlib.transposed.conv_weight_grad`. All three maps run on the algorithm the caller chose.
+
+The backward passes are ``once_differentiable``: they are exact first derivatives, but a second
+derivative (a gradient penalty, a Hessian-vector product) raises an error rather than being wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from convlib.loops import trailing
+from convlib.transposed import Correlate, Padding, conv_transpose, conv_weight_grad, pad
+
+
+def _with_bias(y: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """Add a per-channel bias ``(C_out,)`` to ``y`` of shape ``(N, C_out, *spatial)``; returns a contiguous tensor."""
+    y = y.contiguous()  # algorithms may return a cropped view; callers expect torch's layout
+    if bias is not None:
+        y += bias.view(-1, *[1] * (y.ndim - 2))  # (C_out, 1, ..., 1) broadcasts over space
+    return y
+
+
+def _bias_grad(grad_y: torch.Tensor) -> torch.Tensor:
+    """``grad_u[o] = sum_{n, i} grad_y[n, o, i]``: each bias entry was added to every pixel of its channel."""
+    return grad_y.sum(dim=(0, *range(2, grad_y.ndim)))
+
+
+class Conv(torch.autograd.Function):
+    """``y = conv(x, K) + u`` with padding, stride, dilation and groups; gradients by hand.
+
+    Use it through :func:`convlib.functional.conv2d` and friends, which check the arguments first:
+    ``Conv.apply(x, weight, bias, stride, padding, dilation, groups, correlate)`` with ``padding``
+    as ``(before, after)`` pairs and ``correlate`` the algorithm.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        stride: Sequence[int],
+        padding: Padding,
+        dilation: Sequence[int],
+        groups: int,
+        correlate: Correlate,
+    ) -> torch.Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.geometry = (stride, padding, dilation, groups, correlate)
+        return _with_bias(correlate(pad(x, padding, temporary=True), weight, stride, dilation, groups), bias)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_y: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, weight = ctx.saved_tensors
+        geometry = ctx.geometry
+        need_x, need_k, need_u = ctx.needs_input_grad[:3]
+        grad_x = conv_transpose(grad_y, weight, x.shape[2:], *geometry) if need_x else None
+        grad_k = conv_weight_grad(x, grad_y, weight.shape[2:], *geometry) if need_k else None
+        grad_u = _bias_grad(grad_y) if need_u else None
+        return grad_x, grad_k, grad_u, None, None, None, None, None
+
+
+class ConvTranspose(torch.autograd.Function):
+    """``y = conv^T(x, K) + u``, the adjoint of :class:`Conv` w.r.t. its input; gradients by hand.
+
+    ``ConvTranspose.apply(x, weight, bias, size, stride, padding, dilation, groups, correlate)``:
+    ``weight`` is ``(C_in, C_out/groups, *k)`` as in torch, i.e. the kernel of the convolution that
+    maps ``y``'s shape back to ``x``'s, and ``size`` is the output's spatial size (which is how
+    ``output_padding`` arrives here).
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        size: Sequence[int],
+        stride: Sequence[int],
+        padding: Padding,
+        dilation: Sequence[int],
+        groups: int,
+        correlate: Correlate,
+    ) -> torch.Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.geometry = (stride, padding, dilation, groups, correlate)
+        return _with_bias(conv_transpose(x, weight, size, stride, padding, dilation, groups, correlate), bias)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_y: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, weight = ctx.saved_tensors
+        stride, padding, dilation, groups, correlate = ctx.geometry
+        need_x, need_k, need_u = ctx.needs_input_grad[:3]
+        grad_x = grad_k = grad_u = None
+        if need_x:
+            grad_x = correlate(pad(grad_y, padding, temporary=True), weight, stride, dilation, groups)  # (N, C_in, *o')
+            # with output_padding >= stride, conv(grad_y) has extra trailing outputs that x never had
+            grad_x = grad_x[trailing(slice(0, i) for i in x.shape[2:])]  # (N, C_in, *x.size)
+        if need_k:
+            grad_k = conv_weight_grad(grad_y, x, weight.shape[2:], stride, padding, dilation, groups, correlate)
+        if need_u:
+            grad_u = _bias_grad(grad_y)
+        return grad_x, grad_k, grad_u, None, None, None, None, None, None

@@ -1,0 +1,98 @@
+"""Winograd's minimal filtering F(2x2, 3x3): ``method="winograd"`` for 3x3, stride-1, undilated kernels.
+
+A direct 3x3 correlation spends 9 multiplications per output pixel and channel pair. Winograd
+(Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016) computes a 2x2 block of
+outputs from a 4x4 input tile with 16 multiplications, i.e. 4 per output, 2.25x fewer:
+
+    Y = A^T [ (G g G^T) * (B^T d B) ] A      (* is elementwise)
+
+where ``d`` is a 4x4 input tile, ``g`` the 3x3 kernel and ``Y`` the 2x2 output block. The matrices
+below are Lavin & Gray's; they compute cross-correlation (no flip), as layers do. Neighbouring tiles
+overlap by 2 pixels (tile step 2). The elementwise product over 16 positions becomes, once summed
+over input channels, 16 independent matrix products, which is where the time goes.
+
+The three transforms are linear maps of whole tiles. Flattened row by row, ``B^T d B`` is the
+16x16 matrix ``kron(B^T, B^T)`` times the 16-vector ``d`` (and likewise for ``G`` and ``A``), so
+each transform of all tiles at once is one ordinary matrix product rather than millions of 4x4 ones.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from convlib import im2col
+
+_BT = [[1.0, 0.0, -1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, -1.0, 1.0, 0.0], [0.0, 1.0, 0.0, -1.0]]
+_G = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]]
+_AT = [[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, -1.0]]
+
+
+def supports(kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int]) -> bool:
+    """Whether F(2x2, 3x3) applies: a 2-D 3x3 kernel with stride 1 and dilation 1.
+
+    Args:
+        kernel: kernel size per spatial axis.
+        stride: stride per axis.
+        dilation: dilation per axis.
+
+    Returns:
+        ``True`` when :func:`correlate` can run.
+
+    Shapes:
+        tuples of length 2.
+
+    >>> supports((3, 3), (1, 1), (1, 1)), supports((3, 3), (2, 2), (1, 1))
+    (True, False)
+    """
+    return tuple(kernel) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
+
+
+def correlate(
+    x: torch.Tensor, weight: torch.Tensor, stride: Sequence[int], dilation: Sequence[int], groups: int
+) -> torch.Tensor:
+    """Cross-correlate an already padded image with a 3x3 kernel by Winograd F(2x2, 3x3).
+
+    Args:
+        x: padded input.
+        weight: 3x3 kernel.
+        stride: ``(1, 1)`` for Winograd.
+        dilation: ``(1, 1)`` for Winograd.
+        groups: number of channel groups.
+
+    Returns:
+        the correlation, without bias. Where F(2x2, 3x3) does not apply (see :func:`supports`), as in
+        the weight gradient, whose "kernel" is ``grad_y``, the result comes from im2col instead.
+
+    Shapes:
+        ``x: (N, C_in, H, W)``, ``weight: (C_out, C_in/groups, 3, 3)`` -> ``(N, C_out, H-2, W-2)``.
+
+    >>> x = torch.arange(16.0).view(1, 1, 4, 4)
+    >>> correlate(x, torch.ones(1, 1, 3, 3), stride=(1, 1), dilation=(1, 1), groups=1)  # 3x3 sums
+    tensor([[[[45., 54.],
+              [81., 90.]]]])
+    """
+    if x.ndim != 4 or not supports(weight.shape[2:], stride, dilation):
+        return im2col.correlate(x, weight, stride, dilation, groups)
+    bt, g, at = (torch.tensor(m, dtype=x.dtype, device=x.device) for m in (_BT, _G, _AT))
+    n, c_in, h, w = x.shape
+    c_out, c_in_g = weight.shape[:2]
+    out = (h - 2, w - 2)
+    tiles = (math.ceil(out[0] / 2), math.ceil(out[1] / 2))
+    # pad bottom/right so that the last tile is complete; its surplus outputs are cropped at the end
+    x = torch.nn.functional.pad(x, (0, 2 * tiles[1] + 2 - w, 0, 2 * tiles[0] + 2 - h))
+    sn, sc, sh, sw = x.stride()
+    d = x.as_strided((4, 4, n, c_in, *tiles), (sh, sw, sn, sc, 2 * sh, 2 * sw))  # (4, 4, N, C_in, tH, tW)
+    d = d.unflatten(3, (groups, c_in_g)).permute(3, 0, 1, 4, 2, 5, 6)  # (G, 4, 4, C_in/G, N, tH, tW)
+    # B^T d B on every tile at once: vec(B^T d B) = (B^T kron B^T) vec(d), one 16x16 matrix product
+    v = torch.kron(bt, bt) @ d.reshape(groups, 16, -1)  # (G, 16, C_in/G*N*T), the tiles in "Winograd space"
+    taps = weight.reshape(groups, c_out // groups, c_in_g, 9).permute(0, 3, 1, 2)  # (G, 9, C_out/G, C_in/G)
+    u = torch.kron(g, g) @ taps.flatten(2)  # (G, 16, C_out/G*C_in/G): G g G^T per filter, also a 16x9 product
+    u = u.view(groups, 16, c_out // groups, c_in_g)  # (G, 16, C_out/G, C_in/G)
+    m = u @ v.view(groups, 16, c_in_g, -1)  # (G, 16, C_out/G, N*T): 16 channel-mixing products per group
+    y = torch.kron(at, at) @ m.flatten(2)  # (G, 4, C_out/G*N*T): A^T m A, the 2x2 output blocks
+    y = y.view(groups, 2, 2, c_out // groups, n, *tiles).permute(4, 0, 3, 5, 1, 6, 2)  # (N, G, O, tH, 2, tW, 2)
+    y = y.reshape(n, c_out, 2 * tiles[0], 2 * tiles[1])  # (N, C_out, 2tH, 2tW)
+    return y[..., : out[0], : out[1]]

@@ -1,0 +1,108 @@
+"""Transposed convolution against torch: forward, gradients and gradcheck, for every method."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from convlib import functional as cf
+
+OURS = {1: cf.conv_transpose1d, 2: cf.conv_transpose2d}
+TORCH = {1: torch.nn.functional.conv_transpose1d, 2: torch.nn.functional.conv_transpose2d}
+METHODS = ["loops", "im2col", "fft", "auto"]
+
+
+@dataclass
+class TCase:
+    x: torch.Tensor
+    w: torch.Tensor  # (C_in, C_out/groups, *k)
+    b: torch.Tensor | None
+    kwargs: dict[str, object]
+
+
+@st.composite
+def transpose_cases(draw: st.DrawFn, dtypes: tuple[torch.dtype, ...] = (torch.float32, torch.float64)) -> TCase:
+    """A valid ``conv_transposeNd`` call: output_padding below stride or dilation, output size >= 1."""
+    n = draw(st.sampled_from([1, 2]))
+    groups = draw(st.integers(1, 3))
+    c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    kernel = draw(st.lists(st.integers(1, 4), min_size=n, max_size=n))
+    stride = draw(st.lists(st.integers(1, 3), min_size=n, max_size=n))
+    dilation = draw(st.lists(st.integers(1, 2), min_size=n, max_size=n))
+    out_pad = [draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation)]
+    size = draw(st.lists(st.integers(1, 5), min_size=n, max_size=n))
+    # output = (i-1)s - 2p + d(k-1) + op + 1 must stay >= 1, which bounds the padding
+    room = [(i - 1) * s + d * (k - 1) + o for i, s, d, k, o in zip(size, stride, dilation, kernel, out_pad)]
+    padding = [draw(st.integers(0, min(2, r // 2))) for r in room]
+    batch = draw(st.sampled_from([None, 1, 2]))
+    dtype = draw(st.sampled_from(dtypes))
+    gen = torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
+    x = torch.randn(*([] if batch is None else [batch]), c_in, *size, generator=gen, dtype=dtype)
+    w = torch.randn(c_in, c_out // groups, *kernel, generator=gen, dtype=dtype)
+    b = torch.randn(c_out, generator=gen, dtype=dtype) if draw(st.booleans()) else None
+    kwargs = {"stride": tuple(stride), "padding": tuple(padding), "output_padding": tuple(out_pad),
+              "groups": groups, "dilation": tuple(dilation)}
+    return TCase(x, w, b, kwargs)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@given(case=transpose_cases())
+def test_forward_matches_torch(method: str, case: TCase) -> None:
+    n = case.w.ndim - 2
+    got = OURS[n](case.x, case.w, case.b, **case.kwargs, method=method)  # type: ignore[arg-type]
+    want = TORCH[n](case.x, case.w, case.b, **case.kwargs)  # type: ignore[arg-type]
+    tol = 1e-4 if case.x.dtype == torch.float32 else 1e-10
+    torch.testing.assert_close(got, want, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@given(case=transpose_cases(dtypes=(torch.float64,)))
+def test_gradients_match_torch(method: str, case: TCase) -> None:
+    n = case.w.ndim - 2
+    tensors = [t for t in (case.x, case.w, case.b) if t is not None]
+    mine = [t.detach().clone().requires_grad_() for t in tensors]
+    theirs = [t.detach().clone().requires_grad_() for t in tensors]
+    y_mine = OURS[n](*mine, **case.kwargs, method=method)  # type: ignore[arg-type]
+    y_ref = TORCH[n](*theirs, **case.kwargs)  # type: ignore[arg-type]
+    grad_y = torch.randn_like(y_ref)
+    for got, want in zip(torch.autograd.grad(y_mine, mine, grad_y), torch.autograd.grad(y_ref, theirs, grad_y)):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@given(case=transpose_cases(dtypes=(torch.float64,)))
+def test_gradcheck(method: str, case: TCase) -> None:
+    n = case.w.ndim - 2
+    leaves = [t.detach().clone().requires_grad_() for t in (case.x, case.w, case.b) if t is not None]
+    assert torch.autograd.gradcheck(lambda *a: OURS[n](*a, **case.kwargs, method=method), leaves)  # type: ignore[arg-type]
+
+
+def test_transpose_is_the_adjoint_of_conv() -> None:
+    # <conv(x), y> == <x, conv_transpose(y)> for the same weight, stride, padding and dilation
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 9, 8, generator=gen, dtype=torch.float64)
+    w = torch.randn(4, 3, 3, 2, generator=gen, dtype=torch.float64)
+    kw = {"stride": (2, 3), "padding": (1, 0), "dilation": (1, 2)}
+    y = torch.randn_like(cf.conv2d(x, w, **kw))  # type: ignore[arg-type]
+    back = cf.conv_transpose2d(y, w, **kw, output_padding=(0, 2))  # type: ignore[arg-type]
+    assert back.shape == x.shape
+    torch.testing.assert_close((cf.conv2d(x, w, **kw) * y).sum(), (x * back).sum())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_winograd_runs_the_correlation_inside_a_transposed_convolution(stride: int) -> None:
+    # conv^T correlates the spread input with stride 1, so a 3x3 undilated kernel qualifies at any stride
+    gen = torch.Generator().manual_seed(stride)
+    x = torch.randn(2, 4, 5, 6, generator=gen, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(4, 3, 3, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    kw = {"stride": stride, "padding": 1, "output_padding": stride - 1, "groups": 1}
+    got = cf.conv_transpose2d(x, w, **kw, method="winograd")  # type: ignore[arg-type]
+    want = torch.nn.functional.conv_transpose2d(x, w, **kw)  # type: ignore[arg-type]
+    torch.testing.assert_close(got, want)
+    grad_y = torch.randn_like(want)
+    for g, r in zip(torch.autograd.grad(got, (x, w), grad_y), torch.autograd.grad(want, (x, w), grad_y)):
+        torch.testing.assert_close(g, r)
