@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: every chapter)")
     parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
     args = parser.parse_args(argv)
-    paths = args.notebooks or find_notebooks(Path.cwd())
+    paths = args.notebooks or find_notebooks(Path())  # relative paths, as the user would type them
     if not paths:
         print("no notebooks found", file=sys.stderr)
         return 1
