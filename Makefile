@@ -42,11 +42,11 @@ lint: $(STAMP)
 
 # Every gate: lint and types, unit tests and doctests, notebook hygiene, nbval, the strict build, site checks.
 test: lint
-	$(PY) -m pytest -n 2 --dist loadscope -m "not site" --doctest-modules tests convlib
+	$(PY) -m pytest -n 2 --dist loadscope --doctest-modules --ignore=tests/test_site.py tests convlib
 	$(PY) -m pytest $(NBVAL_FLAGS) chapters; status=$$?; \
 		if [ $$status -eq 5 ]; then echo "nbval: no notebooks to validate"; elif [ $$status -ne 0 ]; then exit $$status; fi
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
-	CONVLIB_REQUIRE_SITE=1 $(PY) -m pytest -m site tests
+	CONVLIB_REQUIRE_SITE=1 $(PY) -m pytest tests/test_site.py
 
 # Re-execute every notebook (or one: make execute NB=chapters/02-convolution-layer/02-convolution-layer.ipynb).
 execute: $(STAMP)

@@ -19,7 +19,6 @@ import pytest
 from tests.notebooks import NOTEBOOKS, ROOT
 
 HTML = ROOT / "_build" / "html"
-pytestmark = pytest.mark.site
 
 if not (HTML / "index.html").is_file():
     if os.environ.get("CONVLIB_REQUIRE_SITE"):
@@ -131,12 +130,33 @@ def test_no_build_artifacts_of_execution() -> None:
     assert not (ROOT / "_build" / ".jupyter_cache").exists(), "the build executed notebooks"
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
-def test_math_renders_in_a_browser_without_network() -> None:
-    """Headless Chromium, network off, renders intro.html: MathJax must typeset the notation table."""
+def rendered_dom(page: Path, budget_ms: int) -> str:
+    """The page's DOM after ``budget_ms`` of virtual time in headless Chromium with the network cut off."""
     cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
            "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
-           "--proxy-server=127.0.0.1:9", "--virtual-time-budget=15000", "--dump-dom",
-           (HTML / "intro.html").as_uri()]  # fmt: skip
-    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
-    assert dom.count("<mjx-container") >= 5, "MathJax did not typeset the page"
+           "--proxy-server=127.0.0.1:9", f"--virtual-time-budget={budget_ms}", "--dump-dom", page.as_uri()]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+
+
+needs_chromium = pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+ANIMATED = [p for p in PAGES if "data-convlib-anim" in p.read_text(encoding="utf-8")]
+
+
+@needs_chromium
+def test_math_renders_in_a_browser_without_network() -> None:
+    """MathJax, served from the site, must typeset the notation table of intro.html."""
+    assert rendered_dom(HTML / "intro.html", 15000).count("<mjx-container") >= 5, "MathJax did not typeset the page"
+
+
+def test_the_animations_are_in_the_book() -> None:
+    assert ANIMATED, "no page of the book holds an animation"
+
+
+@needs_chromium
+@pytest.mark.parametrize("page", ANIMATED, ids=lambda p: p.stem)
+def test_animations_play_without_network(page: Path) -> None:
+    """Every animation on the page starts by itself and advances, with no kernel and no network."""
+    expected = len(set(re.findall(r'data-convlib-anim="(\w+)"', page.read_text(encoding="utf-8"))))
+    frames = re.findall(r'data-convlib-anim="\w+"[^>]*data-frame="(\d+)"', rendered_dom(page, 6000))
+    assert len(frames) >= expected, f"{page.name}: {len(frames)} players rendered, expected {expected}"
+    assert all(int(f) >= 2 for f in frames), f"{page.name}: an animation did not advance: frames {frames}"
