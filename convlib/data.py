@@ -20,7 +20,7 @@ def _grace_hopper() -> np.ndarray:
 
     path = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
     with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))
+        return np.array(image.convert("RGB"))  # a writable copy: torch.from_numpy warns on read-only arrays
 
 
 def _skimage(name: str) -> Callable[[], np.ndarray]:
@@ -70,20 +70,18 @@ def load_image(name: str, size: int | tuple[int, int] | None = None, gray: bool 
     return img.clamp(0.0, 1.0).contiguous()
 
 
-def _resize(img: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
-    if isinstance(size, int) and not isinstance(size, bool):
+def _resize(img: torch.Tensor, size: object) -> torch.Tensor:
+    square = isinstance(size, int) and not isinstance(size, bool)
+    values = (size, size) if square else size
+    if not (isinstance(values, tuple) and len(values) == 2 and all(type(v) is int for v in values)):
+        raise TypeError(f"load_image: size must be None, an int or a pair of ints, got {size!r}")
+    target: tuple[int, int] = values
+    if min(target) < 1:
+        raise ValueError(f"load_image: size must be positive, got {size!r}")
+    if square:
         h, w = img.shape[-2:]
         s = min(h, w)
         top, left = (h - s) // 2, (w - s) // 2
-        img = img[:, top : top + s, left : left + s]  # centre square crop
-        target = (size, size)
-    elif (
-        isinstance(size, tuple) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)
-    ):
-        target = size
-    else:
-        raise TypeError(f"load_image: size must be None, an int or a pair of positive ints, got {size!r}")
-    if min(target) < 1:
-        raise ValueError(f"load_image: size must be positive, got {size!r}")
+        img = img[:, top : top + s, left : left + s]  # centre square crop, so nothing is distorted
     # Antialiased bilinear uses non-negative weights, so values stay in [0, 1].
     return F.interpolate(img[None], size=target, mode="bilinear", antialias=True, align_corners=False)[0]

@@ -30,7 +30,6 @@ STYLE: dict[str, Any] = {
     "axes.grid": False,
     "axes.titlesize": 10,
     "font.size": 9,
-    "svg.hashsalt": "convlib",
 }
 
 #: Fixed print precision: a change in the 5th decimal must not flip a stored output.

@@ -40,12 +40,11 @@ JS_REMOTE = re.compile(r"""['"`](https?:)?//[^'"`\s]+\.(js|mjs|css|woff2?|ttf|ot
 
 
 class Loads(HTMLParser):
-    """Collect (tag, attribute, url) for everything a page loads, and all plain links."""
+    """Collect (tag, attribute, url) for everything a page loads; plain hyperlinks are not loads."""
 
     def __init__(self) -> None:
         super().__init__()
         self.loads: list[tuple[str, str, str]] = []
-        self.links: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
@@ -53,7 +52,8 @@ class Loads(HTMLParser):
             if attr not in a:
                 continue
             loads = (tag, attr) in LOADING and not (tag == "link" and a.get("rel") in ("canonical", "next", "prev"))
-            (self.loads.append((tag, attr, a[attr])) if loads else self.links.append(a[attr]))
+            if loads:
+                self.loads.append((tag, attr, a[attr]))
         if "srcset" in a:
             self.loads += [(tag, "srcset", s.split()[0]) for s in a["srcset"].split(",") if s.strip()]
 
