@@ -33,10 +33,104 @@ from convlib.transposed import Correlate, Padding, conv_transpose, conv_weight_g
 
 def _with_bias(y: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """Add a per-channel bias ``(C_out,)`` to ``y`` of shape ``(N, C_out, *spatial)``; returns a contiguous tensor."""
-    y = y.contiguous()  # algorithms may return a cropped view; callers expect torch's layout
-    if bias is not None:
-        y += bias.view(-1, *[1] * (y.ndim - 2))  # (C_out, 1, ..., 1) broadcasts over space
-    return y
+    if bias is None:
+        return y.contiguous()  # algorithms may return a cropped view; callers expect torch's layout
+    b = bias.view(-1, *[1] * (y.ndim - 2))  # (C_out, 1, ..., 1) broadcasts over space
+    if y.is_contiguous():
+        return y.add_(b)
+    return torch.add(y, b, out=y.new_empty(y.shape))  # the layout copy and the bias in one pass
+
+
+def _tracked(*tensors: torch.Tensor | None) -> bool:
+    """Whether autograd must record an op on ``tensors``: grad mode is on and one of them requires grad."""
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def apply_conv(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    stride: Sequence[int],
+    padding: Padding,
+    dilation: Sequence[int],
+    groups: int,
+    correlate: Correlate,
+) -> torch.Tensor:
+    """``conv(x, K) + u`` through :class:`Conv` when a gradient may be needed, else directly.
+
+    Calling a ``torch.autograd.Function`` costs tens of microseconds, as much as a small
+    convolution itself; inference (``torch.no_grad()``, or no input requiring grad) skips it.
+
+    Args:
+        x: unpadded input.
+        weight: kernel.
+        bias: per-channel bias or ``None``.
+        stride, padding, dilation, groups: checked and normalised, as :class:`Conv` takes them.
+        correlate: the algorithm.
+
+    Returns:
+        the convolution.
+
+    Shapes:
+        ``x: (N, C_in, *size)``, ``weight: (C_out, C_in/groups, *k)`` -> ``(N, C_out, *out)``.
+
+    >>> from convlib.loops import correlate
+    >>> apply_conv(torch.arange(4.0).view(1, 1, 4), torch.ones(1, 1, 2), None, [1], [(0, 0)], [1], 1, correlate)
+    tensor([[[1., 3., 5.]]])
+    """
+    if _tracked(x, weight, bias):
+        return Conv.apply(x, weight, bias, stride, padding, dilation, groups, correlate)
+    return _forward(x, weight, bias, stride, padding, dilation, groups, correlate)
+
+
+def apply_conv_transpose(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    size: Sequence[int],
+    stride: Sequence[int],
+    padding: Padding,
+    dilation: Sequence[int],
+    groups: int,
+    correlate: Correlate,
+) -> torch.Tensor:
+    """``conv^T(x, K) + u`` through :class:`ConvTranspose` when a gradient may be needed, else directly.
+
+    Args:
+        x: input.
+        weight: kernel, ``(C_in, C_out/groups, *k)`` as in torch.
+        bias: per-channel bias or ``None``.
+        size: spatial size of the output.
+        stride, padding, dilation, groups: of the direct convolution, checked and normalised.
+        correlate: the algorithm.
+
+    Returns:
+        the transposed convolution.
+
+    Shapes:
+        ``x: (N, C_in, *i)``, ``weight: (C_in, C_out/groups, *k)`` -> ``(N, C_out, *size)``.
+
+    >>> from convlib.loops import correlate
+    >>> apply_conv_transpose(torch.ones(1, 1, 2), torch.ones(1, 1, 3), None, [5], [2], [(0, 0)], [1], 1, correlate)
+    tensor([[[1., 1., 2., 1., 1.]]])
+    """
+    if _tracked(x, weight, bias):
+        return ConvTranspose.apply(x, weight, bias, size, stride, padding, dilation, groups, correlate)
+    return _with_bias(conv_transpose(x, weight, size, stride, padding, dilation, groups, correlate), bias)
+
+
+def _forward(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    stride: Sequence[int],
+    padding: Padding,
+    dilation: Sequence[int],
+    groups: int,
+    correlate: Correlate,
+) -> torch.Tensor:
+    """``conv(x, K) + u``, recording nothing: the forward of :class:`Conv`."""
+    return _with_bias(correlate(pad(x, padding, temporary=True), weight, stride, dilation, groups), bias)
 
 
 def _bias_grad(grad_y: torch.Tensor) -> torch.Tensor:
@@ -66,7 +160,7 @@ class Conv(torch.autograd.Function):
     ) -> torch.Tensor:
         ctx.save_for_backward(x, weight)
         ctx.geometry = (stride, padding, dilation, groups, correlate)
-        return _with_bias(correlate(pad(x, padding, temporary=True), weight, stride, dilation, groups), bias)
+        return _forward(x, weight, bias, stride, padding, dilation, groups, correlate)
 
     @staticmethod
     @once_differentiable

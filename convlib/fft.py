@@ -24,6 +24,7 @@ zeros inserted between taps.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import torch
@@ -32,6 +33,7 @@ from convlib.im2col import scratch
 from convlib.loops import trailing
 
 
+@functools.lru_cache(maxsize=1024)
 def fast_size(n: int) -> int:
     """The smallest ``m >= n`` whose only prime factors are 2, 3 and 5, a size FFTs handle fast.
 
@@ -131,10 +133,11 @@ def _rfftn_sparse(w: torch.Tensor, length: Sequence[int]) -> torch.Tensor:
     """``rfftn(w, s=length)`` over the spatial axes, for a kernel much smaller than ``length``.
 
     Transforming the last axis first, while the kernel still has only ``k`` rows, skips the
-    transforms of the rows that zero-padding would add; the result is identical.
+    transforms of the rows that zero-padding would add; the result is identical. Each further
+    axis is moved last before its transform, because FFTs along a strided axis are slow.
     """
-    axes = tuple(range(2, w.ndim))
     spectrum = torch.fft.rfft(w, n=length[-1], dim=-1)  # (C_out, C_in/G, *k[:-1], F_last)
-    if len(axes) > 1:
-        spectrum = torch.fft.fftn(spectrum, s=length[:-1], dim=axes[:-1])  # (C_out, C_in/G, *F)
+    for axis, n in zip(range(2, w.ndim - 1), length[:-1]):
+        moved = spectrum.movedim(axis, -1).contiguous()  # this axis last, in memory too
+        spectrum = torch.fft.fft(moved, n=n, dim=-1).movedim(-1, axis)
     return spectrum

@@ -14,6 +14,7 @@ Gradients come from the hand-written backward in :mod:`convlib.autograd`, on the
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -21,9 +22,9 @@ import torch
 
 from convlib import _validate as check
 from convlib import fft, im2col, loops, winograd
-from convlib.autograd import Conv, ConvTranspose
+from convlib.autograd import apply_conv, apply_conv_transpose
 from convlib.im2col import fold, unfold
-from convlib.shapes import conv_output_size, conv_transpose_output_size
+from convlib.shapes import conv_size, conv_transpose_output_size
 from convlib.transposed import Correlate, pad
 
 __all__ = [
@@ -81,9 +82,15 @@ def choose_method(x_shape: Sequence[int], w_shape: Sequence[int], stride: Sequen
     >>> choose_method((8, 64, 58, 58), (64, 64, 3, 3), (1, 1))  # 64 channels, 3x3 kernel
     'im2col'
     """
+    return _choose(tuple(x_shape), tuple(w_shape), tuple(stride))
+
+
+@functools.lru_cache(maxsize=1024)
+def _choose(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: tuple[int, ...]) -> str:
+    """:func:`choose_method`, remembered per shape: a network calls it with the same few shapes."""
     n, c_in, *size = x_shape
     c_out, c_in_g, *kernel = w_shape
-    out = math.prod(conv_output_size(i, k, s) for i, k, s in zip(size, kernel, stride))
+    out = math.prod(conv_size(i, k, s) for i, k, s in zip(size, kernel, stride))
     patch_matrix = n * c_in * math.prod(kernel) * out
     direct = n * c_out * c_in_g * out * math.prod(kernel) + COPY * patch_matrix
     points = math.prod(fft.fast_size(i) for i in size)
@@ -96,7 +103,7 @@ def _auto(
     x: torch.Tensor, weight: torch.Tensor, stride: Sequence[int], dilation: Sequence[int], groups: int
 ) -> torch.Tensor:
     dilated = [d * (k - 1) + 1 for d, k in zip(dilation, weight.shape[2:])]
-    name = choose_method(x.shape, (*weight.shape[:2], *dilated), stride)
+    name = _choose(tuple(x.shape), (*weight.shape[:2], *dilated), tuple(stride))
     return _ALGORITHMS[name](x, weight, stride, dilation, groups)
 
 
@@ -136,7 +143,7 @@ def _conv(
     padding_mode: str,
     method: str,
 ) -> torch.Tensor:
-    """What conv1d, conv2d and conv3d share: check, pick the algorithm, pad, run :class:`Conv`."""
+    """What conv1d, conv2d and conv3d share: check, pick the algorithm, pad, run :func:`apply_conv`."""
     op = f"conv{n}d"
     args = check.conv_args(op, n, input, weight, bias, stride, padding, dilation, groups, padding_mode)
     correlate = _algorithm(op, method, args, args.stride)
@@ -144,7 +151,7 @@ def _conv(
     if padding_mode != "zeros":
         # explicit padding is ordinary autograd glue; the convolution then runs unpadded
         x, padding_ = pad(x, padding_, padding_mode), ((0, 0),) * n
-    y = Conv.apply(x, args.weight, args.bias, args.stride, padding_, args.dilation, args.groups, correlate)
+    y = apply_conv(x, args.weight, args.bias, args.stride, padding_, args.dilation, args.groups, correlate)
     return y[0] if args.unbatched else y
 
 
@@ -267,7 +274,7 @@ def _conv_transpose(
     dilation: Size,
     method: str,
 ) -> torch.Tensor:
-    """What the transposed convolutions share: check, pick the algorithm, run :class:`ConvTranspose`."""
+    """What the transposed convolutions share: check, pick the algorithm, run :func:`apply_conv_transpose`."""
     op = f"conv_transpose{n}d"
     args = check.conv_transpose_args(op, n, input, weight, bias, stride, padding, output_padding, groups, dilation)
     # conv^T correlates the stride-spread input with stride 1 (see convlib.transposed)
@@ -275,7 +282,7 @@ def _conv_transpose(
     x, w = args.input, args.weight
     terms = zip(x.shape[2:], w.shape[2:], args.stride, args.padding, args.output_padding, args.dilation)
     size = [conv_transpose_output_size(i, k, s, p, o, d) for i, k, s, (p, _), o, d in terms]
-    y = ConvTranspose.apply(
+    y = apply_conv_transpose(
         args.input, args.weight, args.bias, size, args.stride, args.padding, args.dilation, args.groups, correlate
     )
     return y[0] if args.unbatched else y

@@ -26,7 +26,7 @@ from types import EllipsisType
 
 import torch
 
-from convlib.shapes import conv_output_size
+from convlib.shapes import conv_size
 
 
 def window(tap: Sequence[int], stride: Sequence[int], dilation: Sequence[int], out: Sequence[int]) -> tuple[slice, ...]:
@@ -98,7 +98,7 @@ def correlate(
     """
     n = x.shape[0]
     c_out, c_in_g, *kernel = weight.shape
-    out = [conv_output_size(i, k, s, 0, d) for i, k, s, d in zip(x.shape[2:], kernel, stride, dilation)]
+    out = [conv_size(i, k, s, 0, d) for i, k, s, d in zip(x.shape[2:], kernel, stride, dilation)]
     xg = x.unflatten(1, (groups, c_in_g))  # (N, G, C_in/G, *size)
     wg = weight.unflatten(0, (groups, c_out // groups))  # (G, C_out/G, C_in/G, *k)
     loop = _over_taps if math.prod(kernel) <= math.prod(out) else _over_positions
