@@ -13,7 +13,8 @@ explicitly, with the formulas derived in the course's backprop chapter:
 
 The two ``Function`` s are mirror images: a transposed convolution *is* the input gradient of a
 convolution, and so its own input gradient is a convolution. ``corr`` is
-:func:`~convlib.transposed.conv_weight_grad`. All three maps run on the algorithm the caller chose.
+:func:`~convlib.transposed.conv_weight_grad`. All three maps run on the algorithm the caller chose, a
+:class:`~convlib.transposed.Method`: its correlation, and its transposed convolution.
 
 The backward passes are ``once_differentiable``: they are exact first derivatives, but a second
 derivative (a gradient penalty, a Hessian-vector product) raises an error rather than being wrong.
@@ -28,7 +29,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from convlib.loops import trailing
-from convlib.transposed import Correlate, Padding, conv_transpose, conv_weight_grad, pad
+from convlib.transposed import Method, Padding, conv_weight_grad, pad
 
 
 def _with_bias(y: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
@@ -54,7 +55,7 @@ def apply_conv(
     padding: Padding,
     dilation: Sequence[int],
     groups: int,
-    correlate: Correlate,
+    method: Method,
 ) -> torch.Tensor:
     """``conv(x, K) + u`` through :class:`Conv` when a gradient may be needed, else directly.
 
@@ -66,7 +67,7 @@ def apply_conv(
         weight: kernel.
         bias: per-channel bias or ``None``.
         stride, padding, dilation, groups: checked and normalised, as :class:`Conv` takes them.
-        correlate: the algorithm.
+        method: the algorithm.
 
     Returns:
         the convolution.
@@ -75,12 +76,13 @@ def apply_conv(
         ``x: (N, C_in, *size)``, ``weight: (C_out, C_in/groups, *k)`` -> ``(N, C_out, *out)``.
 
     >>> from convlib.loops import correlate
-    >>> apply_conv(torch.arange(4.0).view(1, 1, 4), torch.ones(1, 1, 2), None, [1], [(0, 0)], [1], 1, correlate)
+    >>> x, k = torch.arange(4.0).view(1, 1, 4), torch.ones(1, 1, 2)
+    >>> apply_conv(x, k, None, [1], [(0, 0)], [1], 1, Method.generic(correlate))
     tensor([[[1., 3., 5.]]])
     """
     if _tracked(x, weight, bias):
-        return Conv.apply(x, weight, bias, stride, padding, dilation, groups, correlate)
-    return _forward(x, weight, bias, stride, padding, dilation, groups, correlate)
+        return Conv.apply(x, weight, bias, stride, padding, dilation, groups, method)
+    return _forward(x, weight, bias, stride, padding, dilation, groups, method)
 
 
 def apply_conv_transpose(
@@ -92,7 +94,7 @@ def apply_conv_transpose(
     padding: Padding,
     dilation: Sequence[int],
     groups: int,
-    correlate: Correlate,
+    method: Method,
 ) -> torch.Tensor:
     """``conv^T(x, K) + u`` through :class:`ConvTranspose` when a gradient may be needed, else directly.
 
@@ -102,7 +104,7 @@ def apply_conv_transpose(
         bias: per-channel bias or ``None``.
         size: spatial size of the output.
         stride, padding, dilation, groups: of the direct convolution, checked and normalised.
-        correlate: the algorithm.
+        method: the algorithm.
 
     Returns:
         the transposed convolution.
@@ -111,12 +113,13 @@ def apply_conv_transpose(
         ``x: (N, C_in, *i)``, ``weight: (C_in, C_out/groups, *k)`` -> ``(N, C_out, *size)``.
 
     >>> from convlib.loops import correlate
-    >>> apply_conv_transpose(torch.ones(1, 1, 2), torch.ones(1, 1, 3), None, [5], [2], [(0, 0)], [1], 1, correlate)
+    >>> x, k = torch.ones(1, 1, 2), torch.ones(1, 1, 3)
+    >>> apply_conv_transpose(x, k, None, [5], [2], [(0, 0)], [1], 1, Method.generic(correlate))
     tensor([[[1., 1., 2., 1., 1.]]])
     """
     if _tracked(x, weight, bias):
-        return ConvTranspose.apply(x, weight, bias, size, stride, padding, dilation, groups, correlate)
-    return _with_bias(conv_transpose(x, weight, size, stride, padding, dilation, groups, correlate), bias)
+        return ConvTranspose.apply(x, weight, bias, size, stride, padding, dilation, groups, method)
+    return _with_bias(method.transpose(x, weight, size, stride, padding, dilation, groups), bias)
 
 
 def _forward(
@@ -127,10 +130,10 @@ def _forward(
     padding: Padding,
     dilation: Sequence[int],
     groups: int,
-    correlate: Correlate,
+    method: Method,
 ) -> torch.Tensor:
     """``conv(x, K) + u``, recording nothing: the forward of :class:`Conv`."""
-    return _with_bias(correlate(pad(x, padding, temporary=True), weight, stride, dilation, groups), bias)
+    return _with_bias(method.correlate(pad(x, padding, temporary=True), weight, stride, dilation, groups), bias)
 
 
 def _bias_grad(grad_y: torch.Tensor) -> torch.Tensor:
@@ -142,8 +145,8 @@ class Conv(torch.autograd.Function):
     """``y = conv(x, K) + u`` with padding, stride, dilation and groups; gradients by hand.
 
     Use it through :func:`convlib.functional.conv2d` and friends, which check the arguments first:
-    ``Conv.apply(x, weight, bias, stride, padding, dilation, groups, correlate)`` with ``padding``
-    as ``(before, after)`` pairs and ``correlate`` the algorithm.
+    ``Conv.apply(x, weight, bias, stride, padding, dilation, groups, method)`` with ``padding``
+    as ``(before, after)`` pairs and ``method`` the algorithm.
     """
 
     @staticmethod
@@ -156,20 +159,26 @@ class Conv(torch.autograd.Function):
         padding: Padding,
         dilation: Sequence[int],
         groups: int,
-        correlate: Correlate,
+        method: Method,
     ) -> torch.Tensor:
         ctx.save_for_backward(x, weight)
-        ctx.geometry = (stride, padding, dilation, groups, correlate)
-        return _forward(x, weight, bias, stride, padding, dilation, groups, correlate)
+        ctx.geometry = (stride, padding, dilation, groups)
+        ctx.method = method
+        return _forward(x, weight, bias, stride, padding, dilation, groups, method)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_y: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, weight = ctx.saved_tensors
-        geometry = ctx.geometry
+        stride, padding, dilation, groups = ctx.geometry
+        method = ctx.method
         need_x, need_k, need_u = ctx.needs_input_grad[:3]
-        grad_x = conv_transpose(grad_y, weight, x.shape[2:], *geometry) if need_x else None
-        grad_k = conv_weight_grad(x, grad_y, weight.shape[2:], *geometry) if need_k else None
+        grad_x = grad_k = None
+        if need_x:
+            grad_x = method.transpose(grad_y, weight, x.shape[2:], stride, padding, dilation, groups)
+        if need_k:
+            kernel = weight.shape[2:]
+            grad_k = conv_weight_grad(x, grad_y, kernel, stride, padding, dilation, groups, method.correlate)
         grad_u = _bias_grad(grad_y) if need_u else None
         return grad_x, grad_k, grad_u, None, None, None, None, None
 
@@ -177,7 +186,7 @@ class Conv(torch.autograd.Function):
 class ConvTranspose(torch.autograd.Function):
     """``y = conv^T(x, K) + u``, the adjoint of :class:`Conv` w.r.t. its input; gradients by hand.
 
-    ``ConvTranspose.apply(x, weight, bias, size, stride, padding, dilation, groups, correlate)``:
+    ``ConvTranspose.apply(x, weight, bias, size, stride, padding, dilation, groups, method)``:
     ``weight`` is ``(C_in, C_out/groups, *k)`` as in torch, i.e. the kernel of the convolution that
     maps ``y``'s shape back to ``x``'s, and ``size`` is the output's spatial size (which is how
     ``output_padding`` arrives here).
@@ -194,17 +203,19 @@ class ConvTranspose(torch.autograd.Function):
         padding: Padding,
         dilation: Sequence[int],
         groups: int,
-        correlate: Correlate,
+        method: Method,
     ) -> torch.Tensor:
         ctx.save_for_backward(x, weight)
-        ctx.geometry = (stride, padding, dilation, groups, correlate)
-        return _with_bias(conv_transpose(x, weight, size, stride, padding, dilation, groups, correlate), bias)
+        ctx.geometry = (stride, padding, dilation, groups)
+        ctx.method = method
+        return _with_bias(method.transpose(x, weight, size, stride, padding, dilation, groups), bias)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_y: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, weight = ctx.saved_tensors
-        stride, padding, dilation, groups, correlate = ctx.geometry
+        stride, padding, dilation, groups = ctx.geometry
+        correlate = ctx.method.correlate
         need_x, need_k, need_u = ctx.needs_input_grad[:3]
         grad_x = grad_k = grad_u = None
         if need_x:

@@ -14,9 +14,10 @@ operating system when freed, and costs a page fault per 4 KiB when touched again
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 
@@ -296,14 +297,81 @@ def fold(
             f"kernel_size {kernel}, got {tuple(cols.shape)}"
         )
     n, c = batched.shape[0], batched.shape[1] // taps
-    blocks = batched.view(n, c, *kernel, *out)  # (N, C, kH, kW, oH, oW)
-    image = batched.new_zeros(n, c, *padded)  # (N, C, H + 2p, W + 2p)
-    for a in range(kernel[0]):
-        for b in range(kernel[1]):
-            # tap (a, b) of every patch lands on the same strided window that unfold read it from
-            image[trailing(window((a, b), step, dil, out))] += blocks[:, :, a, b]
+    image = col2im(batched.view(n, c, *kernel, *out), padded, step, dil)  # (N, C, H + 2p, W + 2p)
     image = image[..., pad[0] : pad[0] + size[0], pad[1] : pad[1] + size[1]]  # (N, C, H, W)
     return image if cols.ndim == 3 else image[0]
+
+
+def col2im(
+    blocks: torch.Tensor, size: Sequence[int], stride: Sequence[int], dilation: Sequence[int]
+) -> torch.Tensor:
+    """Add every patch back where :func:`patches` read it from: the adjoint of extracting patches.
+
+    Args:
+        blocks: one value per channel, kernel tap and output position.
+        size: spatial size of the (padded) image to rebuild.
+        stride: step between output positions, per axis.
+        dilation: spacing between kernel taps, per axis.
+
+    Returns:
+        the image; a pixel inside several patches gets the sum of their entries.
+
+    Shapes:
+        ``(N, C, *k, *out)`` -> ``(N, C, *size)``.
+
+    >>> col2im(torch.ones(1, 1, 2, 3), size=(4,), stride=(1,), dilation=(1,))  # 3 windows of 2 taps
+    tensor([[[1., 2., 2., 1.]]])
+    """
+    n, c, *rest = blocks.shape
+    kernel, out = rest[: len(size)], rest[len(size) :]
+    image = blocks.new_zeros(n, c, *size)  # (N, C, *size)
+    taps: Iterable[tuple[int, ...]] = itertools.product(*(range(k) for k in kernel))
+    for tap in taps:
+        # tap (a, b, ...) of every patch lands on the same strided window it was read from
+        index: tuple[slice | int, ...] = (slice(None), slice(None), *tap)  # blocks[:, :, a, b, ...]
+        image[trailing(window(tap, stride, dilation, out))] += blocks[index]
+    return image
+
+
+def transpose(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    size: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[tuple[int, int]],
+    dilation: Sequence[int],
+    groups: int,
+) -> torch.Tensor:
+    """The transposed convolution by col2im: one matrix product, then :func:`col2im`.
+
+    The adjoint of ``y = K @ cols`` is ``cols' = K^T @ x``: each column of ``cols'`` holds what one
+    output position sends back to the taps of its patch, and :func:`col2im` adds them up in place.
+    Stride and dilation only move where columns land, so unlike the generic route
+    (:func:`convlib.transposed.conv_transpose`) nothing multiplies the zeros of a spread input.
+
+    Args:
+        x: input of the transposed convolution, shaped like a convolution's output.
+        weight: the convolution's kernel.
+        size: spatial size of the result (without padding).
+        stride, padding, dilation, groups: of the convolution; ``padding`` as ``(before, after)``.
+
+    Returns:
+        ``conv^T(x, K)``.
+
+    Shapes:
+        ``x: (N, C_out, *o)``, ``weight: (C_out, C_in/groups, *k)`` -> ``(N, C_in, *size)``.
+
+    >>> transpose(torch.ones(1, 1, 2), torch.ones(1, 1, 3), [5], [2], [(0, 0)], [1], 1)
+    tensor([[[1., 1., 2., 1., 1.]]])
+    """
+    n, c_out, *out = x.shape
+    _, c_in_g, *kernel = weight.shape
+    taps = c_in_g * math.prod(kernel)
+    w = weight.reshape(groups, c_out // groups, taps).mT.contiguous()  # (G, C_in/G*k, C_out/G)
+    cols = w @ x.reshape(n, groups, c_out // groups, math.prod(out))  # (N, G, C_in/G*k, L)
+    padded = [i + a + b for i, (a, b) in zip(size, padding)]
+    image = col2im(cols.view(n, groups * c_in_g, *kernel, *out), padded, stride, dilation)  # (N, C_in, *padded)
+    return image[trailing(slice(a, a + i) for i, (a, _) in zip(size, padding))]  # (N, C_in, *size)
 
 
 def _fold_args(

@@ -18,7 +18,9 @@ cross-correlates an already padded, batched input, so the same maths runs on eve
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import torch
 
@@ -29,6 +31,41 @@ Correlate = Callable[[torch.Tensor, torch.Tensor, Sequence[int], Sequence[int], 
 """``correlate(x_padded, weight, stride, dilation, groups) -> y``: one algorithm, no padding, no bias."""
 
 Padding = Sequence[tuple[int, int]]  # (before, after) per spatial axis
+
+Transpose = Callable[
+    [torch.Tensor, torch.Tensor, Sequence[int], Sequence[int], Padding, Sequence[int], int], torch.Tensor
+]
+"""``transpose(x, weight, size, stride, padding, dilation, groups) -> conv^T(x, K)``, of spatial ``size``."""
+
+
+class Method(NamedTuple):
+    """One algorithm, as the autograd ``Function`` s use it: a correlation and a transposed convolution.
+
+    Most algorithms run ``conv^T`` through :func:`conv_transpose`, which reduces it to their own
+    correlation (:meth:`generic`); one with a faster route of its own brings it here.
+    """
+
+    correlate: Correlate
+    transpose: Transpose
+
+    @classmethod
+    def generic(cls, correlate: Correlate) -> Method:
+        """The method whose ``conv^T`` spreads, pads and correlates with ``correlate``.
+
+        Args:
+            correlate: the algorithm.
+
+        Returns:
+            the method.
+
+        Shapes:
+            none.
+
+        >>> from convlib.loops import correlate
+        >>> Method.generic(correlate).transpose(torch.ones(1, 1, 2), torch.ones(1, 1, 3), [5], [2], [(0, 0)], [1], 1)
+        tensor([[[1., 1., 2., 1., 1.]]])
+        """
+        return cls(correlate, functools.partial(conv_transpose, correlate=correlate))
 
 
 def pad(x: torch.Tensor, padding: Padding, mode: str = "zeros", temporary: bool = False) -> torch.Tensor:

@@ -86,3 +86,16 @@ def test_strided_input_gradient_recovers_every_input_size(stride: int) -> None:
     for size in range(7, 7 + stride):
         x = torch.randn(1, 1, size, size, dtype=torch.float64, requires_grad=True)
         assert torch.autograd.gradcheck(lambda t: cf.conv2d(t, w, stride=stride, padding=1), (x,))
+
+
+@pytest.mark.parametrize("op", ["conv", "conv_transpose"])
+def test_untracked_calls_skip_the_function_and_agree_with_it(op: str) -> None:
+    # inference skips autograd.Function (it costs as much as a small convolution): same numbers, no graph
+    fn = cf.conv2d if op == "conv" else cf.conv_transpose2d
+    x, w, b = torch.randn(2, 4, 7, 6), torch.randn(4, 4, 3, 3), torch.randn(4)
+    tracked = fn(x.requires_grad_(), w, b, padding=1)
+    with torch.no_grad():
+        untracked = fn(x, w, b, padding=1)
+    assert tracked.grad_fn is not None and untracked.grad_fn is None
+    assert torch.equal(tracked, untracked)
+    assert fn(x.detach(), w, b, padding=1).grad_fn is None  # nothing requires grad: nothing to record

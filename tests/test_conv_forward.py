@@ -7,6 +7,7 @@ no example is filtered out or returns early. They are shared with the backward t
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from convlib import functional as cf
+from convlib import im2col
 
 CONV = {1: cf.conv1d, 2: cf.conv2d, 3: cf.conv3d}
 MODULE = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}
@@ -167,3 +169,26 @@ def test_reused_buffers_survive_inference_mode(method: str) -> None:
     thread.join()
     assert not errors, errors
     assert x.grad is not None
+
+
+@pytest.fixture
+def two_threads() -> Iterator[None]:
+    """Run with torch's thread count at 2, the count that :func:`convlib.im2col.copies` is tuned on."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.usefixtures("two_threads")
+def test_small_batches_get_a_patch_copy_per_thread() -> None:
+    cpu = torch.device("cpu")
+    assert im2col.copies(1, 16, 2**20, cpu) == 2  # one image, two threads: one copy each
+    assert im2col.copies(1, 3, 2**20, cpu) == 1  # 3 output channels do not split in two
+    assert im2col.copies(2, 16, 2**20, cpu) == 1  # two images already give each thread a product
+    assert im2col.copies(1, 16, im2col.DUPLICATE_BYTES, cpu) == 1  # too large to duplicate
+    # the duplicated route gives torch's result, grouped or not
+    for groups in (1, 2):
+        x, w = torch.randn(1, 4, 10, 9), torch.randn(8, 4 // groups, 3, 3)
+        got = cf.conv2d(x, w, padding=1, groups=groups, method="im2col")
+        torch.testing.assert_close(got, torch.nn.functional.conv2d(x, w, padding=1, groups=groups), **TOL[x.dtype])

@@ -106,3 +106,27 @@ def test_winograd_runs_the_correlation_inside_a_transposed_convolution(stride: i
     grad_y = torch.randn_like(want)
     for g, r in zip(torch.autograd.grad(got, (x, w), grad_y), torch.autograd.grad(want, (x, w), grad_y)):
         torch.testing.assert_close(g, r)
+
+
+@given(data=st.data())
+def test_col2im_equals_the_generic_route(data: st.DataObject) -> None:
+    # im2col's own conv^T (matrix product, then col2im) against spread + pad + correlate, in 1-3 D
+    from convlib import im2col, loops
+    from convlib.transposed import conv_transpose
+
+    n = data.draw(st.integers(1, 3))
+    groups = data.draw(st.integers(1, 2))
+    c_out, c_in = groups * data.draw(st.integers(1, 3)), groups * data.draw(st.integers(1, 3))
+    kernel = data.draw(st.lists(st.integers(1, 3), min_size=n, max_size=n))
+    stride = data.draw(st.lists(st.integers(1, 3), min_size=n, max_size=n))
+    dilation = data.draw(st.lists(st.integers(1, 2), min_size=n, max_size=n))
+    out = data.draw(st.lists(st.integers(1, 4), min_size=n, max_size=n))
+    extra = [data.draw(st.integers(0, s - 1)) for s in stride]  # output_padding picks among s sizes
+    full = [(o - 1) * s + d * (k - 1) + 1 + e for o, s, d, k, e in zip(out, stride, dilation, kernel, extra)]
+    pads = [data.draw(st.integers(0, min(2, (f - 1) // 2))) for f in full]  # keeps the result >= 1 pixel
+    size, padding = [f - 2 * p for f, p in zip(full, pads)], [(p, p) for p in pads]
+    x = torch.randn(2, c_out, *out, dtype=torch.float64)
+    w = torch.randn(c_out, c_in // groups, *kernel, dtype=torch.float64)
+    geometry = (size, stride, padding, dilation, groups)
+    got = im2col.transpose(x, w, *geometry)
+    torch.testing.assert_close(got, conv_transpose(x, w, *geometry, loops.correlate))
