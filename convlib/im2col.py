@@ -10,6 +10,11 @@ Building ``cols`` is the costly part. :func:`patches` gets all patches *without 
 output pixel. A single ``copy_`` then turns that view into a contiguous matrix, in a buffer that
 is reused from call to call: :func:`scratch`. (A fresh multi-megabyte allocation is returned to the
 operating system when freed, and costs a page fault per 4 KiB when touched again, on every call.)
+
+Two measured details keep it within 2x of ``torch.nn.functional.conv2d`` on a 2-core CPU. Each
+thread should multiply the patches it copied itself, so a single image gets one copy of the patch
+matrix per thread (:func:`copies`). And the transposed convolution (the input gradient) runs as
+col2im, ``K^T @ x`` then :func:`col2im`, when that matrix is the smaller one (:func:`transpose`).
 """
 
 from __future__ import annotations
@@ -197,8 +202,10 @@ def _layer(view: torch.Tensor, w: torch.Tensor, parts: int) -> torch.Tensor:
     groups, per_group, taps = w.shape
     view = view.view(n, groups, 1, c_in // groups, *rest)  # (N, G, 1, C_in/G, *k, *out)
     view = view.expand(n, groups, parts, *view.shape[3:])  # (N, G, P, C_in/G, *k, *out): P views of the same
-    cols = _contiguous(view, "cols").view(n, groups, parts, taps, -1)  # (N, G, P, C_in/G*kH*kW, L)
-    y = w.view(groups, parts, per_group // parts, taps) @ cols  # (N, G, P, C_out/(G*P), L)
+    cols = _contiguous(view, "cols").view(n, groups * parts, taps, -1)  # (N, G*P, C_in/G*kH*kW, L)
+    w = w.view(groups * parts, per_group // parts, taps)  # (G*P, C_out/(G*P), taps)
+    # one image is a plain batched product: matmul's broadcasting costs more than a small layer's compute
+    y = torch.bmm(w, cols[0]) if n == 1 else w @ cols  # (N, G*P, C_out/(G*P), L), N dropped if 1
     return y.view(n, groups * per_group, *out)  # (N, C_out, *out)
 
 

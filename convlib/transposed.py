@@ -13,7 +13,9 @@ the adjoint (transpose) of each map:
   the kernel, the roles of batch and channels swap, and stride and dilation trade places.
 
 Every function takes the algorithm as a ``correlate`` callable (loops, im2col, fft, ...) that
-cross-correlates an already padded, batched input, so the same maths runs on every method.
+cross-correlates an already padded, batched input, so the same maths runs on every method. A
+:class:`Method` pairs a correlation with its transposed convolution: this module's generic one,
+or an algorithm's own (im2col's col2im).
 """
 
 from __future__ import annotations
