@@ -14,9 +14,9 @@ machine and on whatever else runs on it. To keep them honest:
   consecutive processes measured S1's im2col at 0.29 or 0.65 ms while ``F.conv2d`` stayed at
   0.145-0.16 ms. What slows down is data that one thread wrote and another reads, which a
   convlib op does between its steps (pad, copy, matrix product, bias) and ``F.conv2d``, one
-  kernel, does not. ``OMP_WAIT_POLICY=ACTIVE`` steadied S1 in one session's tests but slows FFT, so
-  the default policy is the one to report (the policy in force is printed). Compare runs before trusting a
-  ratio near a target.
+  kernel, does not. ``OMP_WAIT_POLICY=ACTIVE`` (threads spin instead of sleeping) steadies S1 but
+  slows FFT, so the default policy is the one to report (the policy in force is printed).
+  Compare runs before trusting a ratio near a target.
 
 Times are reported as ratios to ``F.conv2d`` measured in the same run, which cancels most of the
 machine's speed. GFLOP/s counts the direct method's ``2 * N * C_out * C_in/g * oH * oW * kH * kW``

@@ -10,6 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from convlib import functional as cf
+from convlib import im2col, loops
+from convlib.transposed import conv_transpose
 
 OURS = {1: cf.conv_transpose1d, 2: cf.conv_transpose2d}
 TORCH = {1: torch.nn.functional.conv_transpose1d, 2: torch.nn.functional.conv_transpose2d}
@@ -111,9 +113,6 @@ def test_winograd_runs_the_correlation_inside_a_transposed_convolution(stride: i
 @given(data=st.data())
 def test_col2im_equals_the_generic_route(data: st.DataObject) -> None:
     # im2col's own conv^T (matrix product, then col2im) against spread + pad + correlate, in 1-3 D
-    from convlib import im2col, loops
-    from convlib.transposed import conv_transpose
-
     n = data.draw(st.integers(1, 3))
     groups = data.draw(st.integers(1, 2))
     c_out, c_in = groups * data.draw(st.integers(1, 3)), groups * data.draw(st.integers(1, 3))
