@@ -90,6 +90,14 @@ def test_bad_argument_is_rejected_before_compute(
         call()
 
 
+@pytest.mark.usefixtures("no_compute")
+@pytest.mark.parametrize("call", [lambda: cf.conv2d(x4, w4), lambda: cf.conv_transpose2d(x4, w4.transpose(0, 1))])
+def test_no_compute_fixture_catches_a_valid_call(call: Callable[[], object]) -> None:
+    # the fixture must intercept the real compute path, or the tests above would prove nothing
+    with pytest.raises(AssertionError, match="computed before validating"):
+        call()
+
+
 def test_messages_say_expected_and_given() -> None:
     with pytest.raises(ValueError, match=r"stride must be positive integers, got \(0, 0\)"):
         cf.conv2d(x4, w4, stride=0)
