@@ -15,13 +15,14 @@ export PATH := $(BIN):$(PATH)
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 # Everything the built book depends on; a second `make book` with none of them changed does nothing.
+# convlib's source is shown in the chapters ({literalinclude}); _ext/ is the book's own Sphinx extension.
 BOOK_SOURCES := _config.yml _toc.yml intro.md references.bib \
-	$(wildcard chapters/*/*.ipynb chapters/*/*.md convlib/*.py benchmarks/*)
+	$(wildcard chapters/*/*.ipynb chapters/*/*.md convlib/*.py convlib/*/*.py _ext/*.py)
 
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	-p no:randomly -n 2 --dist loadscope
 
-.PHONY: book test execute serve clean distclean lint
+.PHONY: book test execute bench serve clean distclean lint
 
 book: $(HTML)/index.html
 	@echo "Book: $(CURDIR)/$(HTML)/index.html"
@@ -38,11 +39,12 @@ $(HTML)/index.html: $(STAMP) $(BOOK_SOURCES)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 # Every gate: lint and types, unit tests and doctests, notebook hygiene, nbval, the strict build, site checks.
 test: lint
-	$(PY) -m pytest -n 2 --dist loadscope --doctest-modules --ignore=tests/test_site.py tests convlib
+	$(PY) -m pytest -n 2 --dist worksteal --durations=15 --doctest-modules --ignore=tests/test_site.py tests convlib
 	$(PY) -m pytest $(NBVAL_FLAGS) chapters; status=$$?; \
 		if [ $$status -eq 5 ]; then echo "nbval: no notebooks to validate"; elif [ $$status -ne 0 ]; then exit $$status; fi
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
@@ -50,7 +52,11 @@ test: lint
 
 # Re-execute every notebook (or one: make execute NB=chapters/02-convolution-layer/02-convolution-layer.ipynb).
 execute: $(STAMP)
-	$(PY) -m convlib.execute $(NB)
+	$(PY) tools/execute.py $(NB)
+
+# The benchmark (not a test): times every algorithm and its peers, writes benchmarks/. Run it on a quiet machine.
+bench: $(STAMP)
+	$(PY) tools/bench.py
 
 serve: $(HTML)/index.html
 	@echo "Serving http://127.0.0.1:$(PORT)/ (Ctrl-C to stop)"

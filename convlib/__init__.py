@@ -1,16 +1,17 @@
 """convlib: the reference implementations behind the course *Convolution in deep learning*.
 
 Importing the package does nothing but define names: no seeds are set, no files are read, no
-global state changes. Notebooks call :func:`convlib.notebook.setup` explicitly.
+global state changes. Notebooks call :func:`convlib.course.notebook.setup` explicitly.
 
 Modules, one concept each:
 
-- ``functional``: the public ops, mirroring ``torch.nn.functional``.
-- ``loops``, ``im2col``, ``fft``, ``winograd``: the convolution algorithms behind ``method=``.
-- ``autograd``: the hand-written backward pass.
-- ``pooling``, ``shapes``, ``nn``: pooling, size arithmetic and receptive fields, module wrappers.
-- ``data``, ``plotting``, ``animation``, ``notebook``, ``device``: what the notebooks use.
-- ``execute``: the safe notebook executor (``python -m convlib.execute``).
+- ``functional``: the public ops, mirroring ``torch.nn.functional``; ``nn``: the layer modules.
+- ``pooling``, ``folding``: pooling, and ``unfold``/``fold``.
+- ``shapes``: output sizes; ``receptive_field``: what each unit of a network sees.
+- ``algorithms``: the convolution algorithms behind ``method=`` (``loops``, ``im2col``, ``fft``,
+  ``winograd``), their shared grid helpers, the adjoint maps and the hand-written backward, the
+  method registry with the ``"auto"`` rule, and one private module of speed tuning.
+- ``course``: what the notebooks use: ``setup``, data, devices, plotting, animations and their player.
 """
 
 __version__ = "0.1.0"

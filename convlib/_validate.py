@@ -9,12 +9,16 @@ argument, what was expected and what was given, e.g.::
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 
+Size = int | Sequence[int]
+"""An int for every spatial axis, or one value per axis, as torch takes ``stride``, ``padding`` and friends."""
 
-def ntuple(value: int | Sequence[int], n: int, name: str, op: str) -> tuple[int, ...]:
+
+def ntuple(value: object, n: int, name: str, op: str) -> tuple[int, ...]:
     """Expand an int, or check a length-``n`` sequence of ints, as torch does for ``stride`` etc."""
     if isinstance(value, bool):
         raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, got bool {value!r}")
@@ -73,16 +77,64 @@ def same_dtype_device(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str], 
 # returns the arguments normalised, so the algorithms never see an int where they expect a tuple.
 
 
+@dataclass(frozen=True)
+class Geometry:
+    """Where a convolution's kernel reads its input: one value per spatial axis, checked and normalised.
+
+    Every algorithm in :mod:`convlib.algorithms` takes one ``Geometry`` instead of four loose arguments.
+    A transposed convolution is described by the geometry of the direct convolution it transposes.
+
+    >>> Geometry.of(2, stride=2, padding=1)  # a 2-D layer: ints apply to both axes
+    Geometry(stride=(2, 2), padding=((1, 1), (1, 1)), dilation=(1, 1), groups=1)
+    """
+
+    stride: tuple[int, ...]
+    padding: tuple[tuple[int, int], ...]  # (before, after) per axis; negative crops
+    dilation: tuple[int, ...]  # 1 is a contiguous kernel
+    groups: int = 1
+
+    @classmethod
+    def of(
+        cls,
+        n: int,
+        stride: int | Sequence[int] = 1,
+        padding: int | Sequence[int] = 0,
+        dilation: int | Sequence[int] = 1,
+        groups: int = 1,
+    ) -> Geometry:
+        """The geometry of an ``n``-D convolution, with torch's argument forms (``padding`` per side).
+
+        Args:
+            n: number of spatial axes.
+            stride, padding, dilation: an int for every axis, or one per axis.
+            groups: number of channel groups.
+
+        Returns:
+            the geometry; invalid values raise ``TypeError`` or ``ValueError`` naming the argument.
+
+        Shapes:
+            every field has ``n`` entries.
+
+        >>> Geometry.of(1, dilation=2).dilation
+        (2,)
+        """
+        op = "Geometry"
+        pads = non_negative(ntuple(padding, n, "padding", op), "padding", op)
+        return cls(
+            positive(ntuple(stride, n, "stride", op), "stride", op),
+            tuple((p, p) for p in pads),
+            positive(ntuple(dilation, n, "dilation", op), "dilation", op),
+            positive(ntuple(groups, 1, "groups", op), "groups", op)[0],
+        )
+
+
 class ConvArgs(NamedTuple):
     """Checked, normalised arguments of a (transposed) convolution; ``input`` is always batched."""
 
     input: torch.Tensor  # (N, C_in, *spatial)
     weight: torch.Tensor  # conv: (C_out, C_in/groups, *k); transposed: (C_in, C_out/groups, *k)
     bias: torch.Tensor | None  # (C_out,)
-    stride: tuple[int, ...]
-    padding: tuple[tuple[int, int], ...]  # (before, after) per spatial axis
-    dilation: tuple[int, ...]
-    groups: int
+    geometry: Geometry
     output_padding: tuple[int, ...]  # all zero for a direct convolution
     unbatched: bool  # the caller passed (C, *spatial); the result drops N again
 
@@ -150,7 +202,7 @@ def _padding(
         # torch puts the odd pixel of an even kernel's padding after (right/bottom), not before
         total = [d * (k - 1) for d, k in zip(dilation, kernel)]
         return tuple((t // 2, t - t // 2) for t in total)
-    pads = non_negative(ntuple(padding, n, "padding", op), "padding", op)  # type: ignore[arg-type]
+    pads = non_negative(ntuple(padding, n, "padding", op), "padding", op)
     return tuple((p, p) for p in pads)
 
 
@@ -176,8 +228,8 @@ def conv_args(
     groups_ = _groups(op, groups, x.shape[1], w.shape[0])
     _channels(op, x.shape[1], w.shape[1] * groups_, "weight.shape[1] * groups")
     _bias(op, b, w.shape[0])
-    stride_ = positive(ntuple(stride, n, "stride", op), "stride", op)  # type: ignore[arg-type]
-    dilation_ = positive(ntuple(dilation, n, "dilation", op), "dilation", op)  # type: ignore[arg-type]
+    stride_ = positive(ntuple(stride, n, "stride", op), "stride", op)
+    dilation_ = positive(ntuple(dilation, n, "dilation", op), "dilation", op)
     kernel = tuple(w.shape[2:])
     pads = _padding(op, padding, n, kernel, stride_, dilation_)
     mode = choice(padding_mode, ("zeros", "reflect", "replicate", "circular"), "padding_mode", op)
@@ -192,7 +244,7 @@ def conv_args(
     limit = {"reflect": 1, "circular": 0}.get(mode)
     if limit is not None and any(max(p) > i - limit for i, p in zip(size, pads)):
         raise ValueError(f"{op}: padding {pads} is too large for padding_mode={mode!r} and input size {size}")
-    return ConvArgs(x, w, b, stride_, pads, dilation_, groups_, (0,) * n, unbatched)
+    return ConvArgs(x, w, b, Geometry(stride_, pads, dilation_, groups_), (0,) * n, unbatched)
 
 
 def conv_transpose_args(
@@ -216,12 +268,10 @@ def conv_transpose_args(
     groups_ = _groups(op, groups, w.shape[0], w.shape[1] * groups if isinstance(groups, int) else 0)
     _channels(op, x.shape[1], w.shape[0], "weight.shape[0]")
     _bias(op, b, w.shape[1] * groups_)
-    stride_ = positive(ntuple(stride, n, "stride", op), "stride", op)  # type: ignore[arg-type]
-    dilation_ = positive(ntuple(dilation, n, "dilation", op), "dilation", op)  # type: ignore[arg-type]
-    pads = non_negative(ntuple(padding, n, "padding", op), "padding", op)  # type: ignore[arg-type]
-    out_pad = non_negative(
-        ntuple(output_padding, n, "output_padding", op), "output_padding", op  # type: ignore[arg-type]
-    )
+    stride_ = positive(ntuple(stride, n, "stride", op), "stride", op)
+    dilation_ = positive(ntuple(dilation, n, "dilation", op), "dilation", op)
+    pads = non_negative(ntuple(padding, n, "padding", op), "padding", op)
+    out_pad = non_negative(ntuple(output_padding, n, "output_padding", op), "output_padding", op)
     if any(o >= s and o >= d for o, s, d in zip(out_pad, stride_, dilation_)):
         raise ValueError(
             f"{op}: output_padding must be smaller than either stride or dilation, got output_padding="
@@ -231,4 +281,5 @@ def conv_transpose_args(
     out = tuple((i - 1) * s - 2 * p + d * (k - 1) + o + 1 for i, s, p, d, k, o in terms)
     if any(o < 1 for o in out):
         raise ValueError(f"{op}: padding {pads} is too large, the output size would be {out}")
-    return ConvArgs(x, w, b, stride_, tuple((p, p) for p in pads), dilation_, groups_, out_pad, unbatched)
+    geometry = Geometry(stride_, tuple((p, p) for p in pads), dilation_, groups_)
+    return ConvArgs(x, w, b, geometry, out_pad, unbatched)

@@ -5,7 +5,7 @@ constructor, the defaults, the parameter initialisation (``kaiming_uniform_(a=sq
 matching uniform bias, from ``_ConvNd.reset_parameters``), the ``state_dict`` keys and the repr are
 torch's by construction. A ``torch.nn.Conv2d`` state dict therefore loads into ``convlib.nn.Conv2d``
 and back, and the same seed gives the same weights. ``isinstance(m, torch.nn.Conv2d)`` stays true,
-so code that walks a model (e.g. :func:`convlib.shapes.receptive_field`) treats both alike.
+so code that walks a model (e.g. :func:`convlib.receptive_field.receptive_field`) treats both alike.
 
 The convolutions take one extra keyword-only argument, ``method``, which picks the algorithm in
 :mod:`convlib.functional` (``"auto"`` lets it choose); it is configuration, not state, so it is not
@@ -19,7 +19,8 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from convlib import _validate, functional, pooling
+from convlib import _validate as check
+from convlib import functional, pooling
 
 
 def _with_method(repr_: str, method: str) -> str:
@@ -29,7 +30,7 @@ def _with_method(repr_: str, method: str) -> str:
 
 def _check_method(method: object, op: str) -> str:
     """Fail when the layer is built, not at its first forward."""
-    return _validate.choice(method, functional.METHODS, "method", op)
+    return check.choice(method, functional.METHODS, "method", op)
 
 
 class Conv1d(nn.Conv1d):
@@ -55,8 +56,17 @@ class Conv1d(nn.Conv1d):
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         """Convolve ``input`` with this layer's weight and bias."""
-        return functional.conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                                 self.groups, padding_mode=self.padding_mode, method=self.method)
+        return functional.conv1d(
+            input,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
+            padding_mode=self.padding_mode,
+            method=self.method,
+        )
 
     def extra_repr(self) -> str:
         return _with_method(super().extra_repr(), self.method)
@@ -87,8 +97,17 @@ class Conv2d(nn.Conv2d):
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         """Convolve ``input`` with this layer's weight and bias."""
-        return functional.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                                 self.groups, padding_mode=self.padding_mode, method=self.method)
+        return functional.conv2d(
+            input,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
+            padding_mode=self.padding_mode,
+            method=self.method,
+        )
 
     def extra_repr(self) -> str:
         return _with_method(super().extra_repr(), self.method)
@@ -131,8 +150,17 @@ class ConvTranspose2d(nn.ConvTranspose2d):
         output_padding = self._output_padding(
             input, output_size, list(self.stride), list(padding), list(self.kernel_size), 2, list(self.dilation)
         )
-        return functional.conv_transpose2d(input, self.weight, self.bias, self.stride, padding,
-                                           output_padding, self.groups, self.dilation, method=self.method)
+        return functional.conv_transpose2d(
+            input,
+            self.weight,
+            self.bias,
+            self.stride,
+            padding,
+            output_padding,
+            self.groups,
+            self.dilation,
+            method=self.method,
+        )
 
     def extra_repr(self) -> str:
         return _with_method(super().extra_repr(), self.method)
@@ -156,8 +184,15 @@ class MaxPool2d(nn.MaxPool2d):
 
     def forward(self, input: torch.Tensor) -> Any:
         """Max-pool ``input``; also return the indices if the layer was built with ``return_indices``."""
-        return pooling.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                                  ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+        return pooling.max_pool2d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            ceil_mode=self.ceil_mode,
+            return_indices=self.return_indices,
+        )
 
 
 class AvgPool2d(nn.AvgPool2d):
@@ -178,5 +213,12 @@ class AvgPool2d(nn.AvgPool2d):
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         """Average-pool ``input``."""
-        return pooling.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                                  self.count_include_pad, self.divisor_override)
+        return pooling.avg_pool2d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )

@@ -7,29 +7,28 @@ aside, are ``torch.nn.functional``'s; gradients come from autograd through the v
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from convlib import _validate as v
+from convlib import _validate as check
+from convlib._validate import Size
 from convlib.shapes import pool_output_size
 
-Size = int | Sequence[int]
 _LAYOUT = {1: "(N, C, L) or (C, L)", 2: "(N, C, H, W) or (C, H, W)"}
 
 
 def _check_input(op: str, x: torch.Tensor, nd: int) -> None:
     """A float tensor, batched or not, with non-empty channel and spatial axes (torch's rule too)."""
-    v.tensor(x, "input", op)
-    v.ndim(x, (nd + 1, nd + 2), "input", op, _LAYOUT[nd])
-    if 0 in x.shape[-nd - 1:]:
+    check.tensor(x, "input", op)
+    check.ndim(x, (nd + 1, nd + 2), "input", op, _LAYOUT[nd])
+    if 0 in x.shape[-nd - 1 :]:
         raise ValueError(f"{op}: input must have non-zero channel and spatial sizes, got {tuple(x.shape)}")
 
 
 @dataclass(frozen=True)
-class _Geometry:
+class _Windows:
     """Validated per-axis window geometry; ``size`` is the input's spatial shape."""
 
     kernel: tuple[int, ...]
@@ -40,26 +39,35 @@ class _Geometry:
     out: tuple[int, ...]
 
 
-def _geometry(op: str, x: torch.Tensor, nd: int, kernel_size: Size, stride: Size | None,
-              padding: Size, dilation: Size, ceil_mode: bool) -> _Geometry:
+def _geometry(
+    op: str,
+    x: torch.Tensor,
+    nd: int,
+    kernel_size: Size,
+    stride: Size | None,
+    padding: Size,
+    dilation: Size,
+    ceil_mode: bool,
+) -> _Windows:
     """Check every argument as torch does, before any compute, and work out the output size."""
     _check_input(op, x, nd)
-    k = v.positive(v.ntuple(kernel_size, nd, "kernel_size", op), "kernel_size", op)
-    s = k if stride is None else v.positive(v.ntuple(stride, nd, "stride", op), "stride", op)
-    p = v.non_negative(v.ntuple(padding, nd, "padding", op), "padding", op)
-    d = v.positive(v.ntuple(dilation, nd, "dilation", op), "dilation", op)
+    k = check.positive(check.ntuple(kernel_size, nd, "kernel_size", op), "kernel_size", op)
+    s = k if stride is None else check.positive(check.ntuple(stride, nd, "stride", op), "stride", op)
+    p = check.non_negative(check.ntuple(padding, nd, "padding", op), "padding", op)
+    d = check.positive(check.ntuple(dilation, nd, "dilation", op), "dilation", op)
     if any(pi > ki // 2 for pi, ki in zip(p, k)):
-        raise ValueError(f"{op}: padding must be at most half of kernel_size, "
-                         f"got padding={p}, kernel_size={k}")
+        raise ValueError(f"{op}: padding must be at most half of kernel_size, got padding={p}, kernel_size={k}")
     size = tuple(x.shape[-nd:])
     out = tuple(pool_output_size(*a, ceil_mode=ceil_mode) for a in zip(size, k, s, p, d))
     if any(o < 1 for o in out):
-        raise ValueError(f"{op}: kernel_size={k} with dilation={d} is larger than the padded input "
-                         f"(spatial size {size}, padding={p}): output size would be {out}")
-    return _Geometry(k, s, p, d, size, out)
+        raise ValueError(
+            f"{op}: kernel_size={k} with dilation={d} is larger than the padded input "
+            f"(spatial size {size}, padding={p}): output size would be {out}"
+        )
+    return _Windows(k, s, p, d, size, out)
 
 
-def _windows(x: torch.Tensor, g: _Geometry, fill: float) -> torch.Tensor:
+def _windows(x: torch.Tensor, g: _Windows, fill: float) -> torch.Tensor:
     """All pooling windows of batched ``x`` as a view: ``(N, C, *out, *kernel)``."""
     pads: list[int] = []
     for k, s, p, d, i, o in zip(g.kernel, g.stride, g.padding, g.dilation, g.size, g.out):
@@ -83,7 +91,7 @@ def _along(t: torch.Tensor, axis: int, nd: int) -> torch.Tensor:
     return t.view([-1 if a == axis else 1 for a in range(nd)])
 
 
-def _flat_indices(local: torch.Tensor, g: _Geometry) -> torch.Tensor:
+def _flat_indices(local: torch.Tensor, g: _Windows) -> torch.Tensor:
     """Turn the argmax inside each window into torch's index into the flattened spatial input."""
     flat = torch.zeros_like(local)
     taps = torch.unravel_index(local, g.kernel)  # position inside the window, per axis
@@ -93,9 +101,17 @@ def _flat_indices(local: torch.Tensor, g: _Geometry) -> torch.Tensor:
     return flat
 
 
-def _max_pool(op: str, nd: int, x: torch.Tensor, kernel_size: Size, stride: Size | None, padding: Size,
-              dilation: Size, ceil_mode: bool, return_indices: bool
-              ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+def _max_pool(
+    op: str,
+    nd: int,
+    x: torch.Tensor,
+    kernel_size: Size,
+    stride: Size | None,
+    padding: Size,
+    dilation: Size,
+    ceil_mode: bool,
+    return_indices: bool,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     g = _geometry(op, x, nd, kernel_size, stride, padding, dilation, ceil_mode)
     xb, unbatched = _batched(x, nd)
     windows = _windows(xb, g, float("-inf")).flatten(-nd)  # (N, C, *out, prod(kernel))
@@ -105,8 +121,17 @@ def _max_pool(op: str, nd: int, x: torch.Tensor, kernel_size: Size, stride: Size
     return (out, _flat_indices(local, g)) if return_indices else out
 
 
-def _avg_pool(op: str, nd: int, x: torch.Tensor, kernel_size: Size, stride: Size | None, padding: Size,
-              ceil_mode: bool, count_include_pad: bool, divisor_override: int | None) -> torch.Tensor:
+def _avg_pool(
+    op: str,
+    nd: int,
+    x: torch.Tensor,
+    kernel_size: Size,
+    stride: Size | None,
+    padding: Size,
+    ceil_mode: bool,
+    count_include_pad: bool,
+    divisor_override: int | None,
+) -> torch.Tensor:
     g = _geometry(op, x, nd, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None and (isinstance(divisor_override, bool) or divisor_override == 0):
         raise ValueError(f"{op}: divisor_override must be a non-zero int or None, got {divisor_override!r}")
@@ -125,9 +150,15 @@ def _avg_pool(op: str, nd: int, x: torch.Tensor, kernel_size: Size, stride: Size
     return out.squeeze(0) if unbatched else out  # (C, *out) or (N, C, *out)
 
 
-def max_pool1d(input: torch.Tensor, kernel_size: Size, stride: Size | None = None, padding: Size = 0,
-               dilation: Size = 1, ceil_mode: bool = False, return_indices: bool = False
-               ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+def max_pool1d(
+    input: torch.Tensor,
+    kernel_size: Size,
+    stride: Size | None = None,
+    padding: Size = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """1-D max pooling, as ``torch.nn.functional.max_pool1d``; see :func:`max_pool2d` for the rules.
 
     Args:
@@ -148,13 +179,18 @@ def max_pool1d(input: torch.Tensor, kernel_size: Size, stride: Size | None = Non
     >>> max_pool1d(torch.tensor([[[1.0, 3.0, 2.0, 0.0, 5.0]]]), 2)  # max(1, 3), max(2, 0); 5 is left over
     tensor([[[3., 2.]]])
     """
-    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode,
-                     return_indices)
+    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
-def max_pool2d(input: torch.Tensor, kernel_size: Size, stride: Size | None = None, padding: Size = 0,
-               dilation: Size = 1, ceil_mode: bool = False, return_indices: bool = False
-               ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+def max_pool2d(
+    input: torch.Tensor,
+    kernel_size: Size,
+    stride: Size | None = None,
+    padding: Size = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """2-D max pooling, as ``torch.nn.functional.max_pool2d``.
 
     Padding is ``-inf`` so it never wins. The gradient of each output goes to the *first* maximum
@@ -182,12 +218,17 @@ def max_pool2d(input: torch.Tensor, kernel_size: Size, stride: Size | None = Non
     tensor([[[[ 5.,  7.],
               [13., 15.]]]])
     """
-    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode,
-                     return_indices)
+    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
-def avg_pool1d(input: torch.Tensor, kernel_size: Size, stride: Size | None = None, padding: Size = 0,
-               ceil_mode: bool = False, count_include_pad: bool = True) -> torch.Tensor:
+def avg_pool1d(
+    input: torch.Tensor,
+    kernel_size: Size,
+    stride: Size | None = None,
+    padding: Size = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> torch.Tensor:
     """1-D average pooling, as ``torch.nn.functional.avg_pool1d``; see :func:`avg_pool2d` for the rules.
 
     Args:
@@ -211,9 +252,15 @@ def avg_pool1d(input: torch.Tensor, kernel_size: Size, stride: Size | None = Non
     return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
 
 
-def avg_pool2d(input: torch.Tensor, kernel_size: Size, stride: Size | None = None, padding: Size = 0,
-               ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None
-               ) -> torch.Tensor:
+def avg_pool2d(
+    input: torch.Tensor,
+    kernel_size: Size,
+    stride: Size | None = None,
+    padding: Size = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> torch.Tensor:
     """2-D average pooling, as ``torch.nn.functional.avg_pool2d``.
 
     Each window's sum is divided by the number of positions it covers: input *and* zero padding
@@ -240,8 +287,9 @@ def avg_pool2d(input: torch.Tensor, kernel_size: Size, stride: Size | None = Non
     tensor([[[[ 2.5000,  4.5000],
               [10.5000, 12.5000]]]])
     """
-    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                     divisor_override)
+    return _avg_pool(
+        "avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+    )
 
 
 def global_avg_pool2d(input: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""convlib.animation: frame geometry against torch's real (transposed) convolutions, figure, player.
+"""convlib.course.animation: frame geometry against torch's real (transposed) convolutions, figure, player.
 
 The oracle is an *index image*: input cell ``(r, c)`` holds ``r * W + c + 1``. Convolving it with a
 one-hot kernel (a single 1 at tap ``(a, b)``) writes, at every output cell, the index of the input cell
@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 
-from convlib.animation import MAX_FRAMES, cell_kinds, frames, geometry, never_read, plot_frames
-from convlib.player import animate
+from convlib.course.animation import MAX_FRAMES, cell_kinds, frames, geometry, never_read, plot_frames
+from convlib.course.player import animate
 from convlib.shapes import conv_output_size, conv_transpose_output_size
 
 
@@ -157,8 +157,10 @@ def test_animation_is_deterministic_small_and_offline() -> None:
     uid = re.search(r'data-convlib-anim="([0-9a-f]{12})"', html)
     assert uid and html.count(uid.group(1)) == 2
     # another interpreter, with another hash seed, writes the same bytes
-    code = ("import hashlib; from convlib.animation import geometry; from convlib.player import animate; "
-            "print(hashlib.sha256(animate(geometry(7, 3, stride=2, padding=1)).html.encode()).hexdigest())")
+    code = (
+        "import hashlib; from convlib.course.animation import geometry; from convlib.course.player import animate; "
+        "print(hashlib.sha256(animate(geometry(7, 3, stride=2, padding=1)).html.encode()).hexdigest())"
+    )
     env = {"PYTHONHASHSEED": "123"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == hashlib.sha256(html.encode()).hexdigest()
@@ -183,8 +185,9 @@ def test_player_runs_in_a_browser_without_network(tmp_path) -> None:  # type: ig
     """Headless Chromium, network off: each player (one of them shown twice) starts and advances."""
     conv, tconv = animate(geometry(5, 3, padding=1)), animate(geometry(3, 3, stride=2, transposed=True))
     page = tmp_path / "anim.html"
-    page.write_text(f'<!doctype html><meta charset="utf-8"><body>{conv.html}{tconv.html}{conv.html}</body>',
-                    encoding="utf-8")
+    page.write_text(
+        f'<!doctype html><meta charset="utf-8"><body>{conv.html}{tconv.html}{conv.html}</body>', encoding="utf-8"
+    )
     cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
            "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
            "--proxy-server=127.0.0.1:9", "--virtual-time-budget=5000", "--dump-dom", page.as_uri()]  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from convlib import bench
+from tools import bench
 
 
 def test_quick_run_writes_table_and_plot(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ no example is filtered out or returns early. They are shared with the backward t
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from convlib import functional as cf
-from convlib import im2col
+from convlib.algorithms import _fast
+from convlib.algorithms.registry import choose_method
 
 CONV = {1: cf.conv1d, 2: cf.conv2d, 3: cf.conv3d}
 MODULE = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}
@@ -141,11 +141,11 @@ def test_loops_reference_runs_quickly_on_a_small_layer() -> None:
 
 
 def test_auto_picks_fft_for_large_kernels_and_im2col_for_small() -> None:
-    assert cf.choose_method((1, 1, 286, 286), (1, 1, 31, 31), (1, 1)) == "fft"
-    assert cf.choose_method((4, 8, 142, 142), (8, 8, 15, 15), (1, 1)) == "fft"
+    assert choose_method((1, 1, 286, 286), (1, 1, 31, 31), (1, 1)) == "fft"
+    assert choose_method((4, 8, 142, 142), (8, 8, 15, 15), (1, 1)) == "fft"
     layers = [((1, 3, 130, 130), (16, 3, 3, 3)), ((32, 16, 34, 34), (32, 16, 3, 3)), ((8, 64, 58, 58), (64, 64, 3, 3))]
     for x_shape, w_shape in layers:
-        assert cf.choose_method(x_shape, w_shape, (1, 1)) == "im2col"
+        assert choose_method(x_shape, w_shape, (1, 1)) == "im2col"
 
 
 @pytest.mark.parametrize("method", ["im2col", "fft", "winograd"])
@@ -172,21 +172,18 @@ def test_reused_buffers_survive_inference_mode(method: str) -> None:
 
 
 @pytest.fixture
-def two_threads() -> Iterator[None]:
-    """Run with torch's thread count at 2, the count that :func:`convlib.im2col.copies` is tuned on."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
+def two_threads() -> None:
+    """Run with torch's thread count at 2, the count that :func:`convlib.algorithms._fast.copies` is tuned on."""
+    torch.set_num_threads(2)  # conftest's autouse fixture restores the count
 
 
 @pytest.mark.usefixtures("two_threads")
 def test_small_batches_get_a_patch_copy_per_thread() -> None:
     cpu = torch.device("cpu")
-    assert im2col.copies(1, 16, 2**20, cpu) == 2  # one image, two threads: one copy each
-    assert im2col.copies(1, 3, 2**20, cpu) == 1  # 3 output channels do not split in two
-    assert im2col.copies(2, 16, 2**20, cpu) == 1  # two images already give each thread a product
-    assert im2col.copies(1, 16, im2col.DUPLICATE_BYTES, cpu) == 1  # too large to duplicate
+    assert _fast.copies(1, 16, 2**20, cpu) == 2  # one image, two threads: one copy each
+    assert _fast.copies(1, 3, 2**20, cpu) == 1  # 3 output channels do not split in two
+    assert _fast.copies(2, 16, 2**20, cpu) == 1  # two images already give each thread a product
+    assert _fast.copies(1, 16, _fast.DUPLICATE_BYTES, cpu) == 1  # too large to duplicate
     # the duplicated route gives torch's result, grouped or not
     for groups in (1, 2):
         x, w = torch.randn(1, 4, 10, 9), torch.randn(8, 4 // groups, 3, 3)

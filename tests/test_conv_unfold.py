@@ -14,6 +14,7 @@ Geometry = dict[str, tuple[int, int]]
 @st.composite
 def patch_geometry(draw: st.DrawFn) -> tuple[tuple[int, ...], tuple[int, int], Geometry]:
     """A batched or unbatched image shape and valid unfold arguments (the kernel fits the padded image)."""
+
     def pair(lo: int, hi: int) -> tuple[int, int]:
         return draw(st.integers(lo, hi)), draw(st.integers(lo, hi))
 

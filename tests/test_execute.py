@@ -9,8 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from convlib.execute import execute, main
 from tests.notebooks import NOTEBOOKS, ROOT
+from tools.execute import execute, main
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,9 @@ def test_failure_leaves_original_untouched_and_names_the_cell(tmp_path: Path, ca
 def test_cli_exit_status_is_nonzero_on_failure(tmp_path: Path) -> None:
     path = make_notebook(tmp_path / "broken.ipynb", "1 / 0")
     before = path.read_bytes()
-    run = subprocess.run([sys.executable, "-m", "convlib.execute", str(path)], capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "execute.py"), str(path)], capture_output=True, text=True
+    )
     assert run.returncode == 1
     assert "ZeroDivisionError" in run.stderr
     assert path.read_bytes() == before
@@ -47,7 +49,7 @@ def test_cli_exit_status_is_nonzero_on_failure(tmp_path: Path) -> None:
 
 def test_reexecution_is_byte_identical(tmp_path: Path) -> None:
     code = (
-        "import numpy as np\nimport matplotlib.pyplot as plt\nfrom convlib.notebook import setup\nsetup(0)",
+        "import numpy as np\nimport matplotlib.pyplot as plt\nfrom convlib.course.notebook import setup\nsetup(0)",
         "print(np.random.rand(3).round(4))",
         "fig, ax = plt.subplots(figsize=(2, 2)); ax.plot([0, 1], [1, 0]); plt.show()",
     )

@@ -10,10 +10,10 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from convlib.data import IMAGES, load_image
-from convlib.device import get_device
-from convlib.notebook import figure_png, setup
-from convlib.plotting import show_grid, show_image, show_signed
+from convlib.course.data import IMAGES, load_image
+from convlib.course.device import get_device
+from convlib.course.notebook import figure_png, setup
+from convlib.course.plotting import show_grid, show_image, show_signed
 
 
 @pytest.mark.parametrize("name", sorted(IMAGES))

@@ -10,26 +10,35 @@ from torch import nn
 
 import convlib.nn as cnn
 from convlib.functional import METHODS
-from convlib.shapes import receptive_field
+from convlib.receptive_field import receptive_field
 
 # (convlib class, torch class, args, kwargs): a spread of constructor arguments, defaults included.
 CONVS = [
     (cnn.Conv1d, nn.Conv1d, (3, 4, 5), {}),
-    (cnn.Conv1d, nn.Conv1d, (4, 6, 3), {"stride": 2, "padding": 2, "dilation": 2, "groups": 2,
-                                        "padding_mode": "circular"}),
+    (
+        cnn.Conv1d,
+        nn.Conv1d,
+        (4, 6, 3),
+        {"stride": 2, "padding": 2, "dilation": 2, "groups": 2, "padding_mode": "circular"},
+    ),
     (cnn.Conv2d, nn.Conv2d, (3, 8, 3), {}),
     (cnn.Conv2d, nn.Conv2d, (3, 8, (3, 5)), {"stride": (2, 1), "padding": (1, 2), "bias": False}),
     (cnn.Conv2d, nn.Conv2d, (4, 8, 3), {"padding": "same", "dilation": 2, "groups": 4, "padding_mode": "reflect"}),
     (cnn.Conv2d, nn.Conv2d, (2, 2, 3), {"padding": 1, "padding_mode": "replicate"}),
     (cnn.ConvTranspose2d, nn.ConvTranspose2d, (4, 6, 3), {}),
-    (cnn.ConvTranspose2d, nn.ConvTranspose2d, (4, 6, 3), {"stride": 2, "padding": 1, "output_padding": 1,
-                                                          "groups": 2, "dilation": 1, "bias": False}),
+    (
+        cnn.ConvTranspose2d,
+        nn.ConvTranspose2d,
+        (4, 6, 3),
+        {"stride": 2, "padding": 1, "output_padding": 1, "groups": 2, "dilation": 1, "bias": False},
+    ),
 ]
 CONV_IDS = [f"{ours.__name__}-{i}" for i, (ours, *_) in enumerate(CONVS)]
 
 
-def _pair(ours: type[nn.Module], theirs: type[nn.Module], args: tuple, kwargs: dict, seed: int = 0
-          ) -> tuple[nn.Module, nn.Module]:
+def _pair(
+    ours: type[nn.Module], theirs: type[nn.Module], args: tuple, kwargs: dict, seed: int = 0
+) -> tuple[nn.Module, nn.Module]:
     torch.manual_seed(seed)
     a = ours(*args, **kwargs).double()
     torch.manual_seed(seed)
@@ -123,11 +132,17 @@ def test_every_method_reaches_functional(method: str) -> None:
 
 POOLS: list[tuple[Callable[..., nn.Module], Callable[..., nn.Module], dict]] = [
     (cnn.MaxPool2d, nn.MaxPool2d, {"kernel_size": 2}),
-    (cnn.MaxPool2d, nn.MaxPool2d, {"kernel_size": 3, "stride": 2, "padding": 1, "dilation": 2, "ceil_mode": True,
-                                   "return_indices": True}),
+    (
+        cnn.MaxPool2d,
+        nn.MaxPool2d,
+        {"kernel_size": 3, "stride": 2, "padding": 1, "dilation": 2, "ceil_mode": True, "return_indices": True},
+    ),
     (cnn.AvgPool2d, nn.AvgPool2d, {"kernel_size": 2}),
-    (cnn.AvgPool2d, nn.AvgPool2d, {"kernel_size": (3, 2), "stride": 2, "padding": 1, "ceil_mode": True,
-                                   "count_include_pad": False}),
+    (
+        cnn.AvgPool2d,
+        nn.AvgPool2d,
+        {"kernel_size": (3, 2), "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False},
+    ),
     (cnn.AvgPool2d, nn.AvgPool2d, {"kernel_size": 3, "divisor_override": 4}),
 ]
 

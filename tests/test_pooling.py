@@ -107,7 +107,8 @@ def test_pool_gradcheck(kind: str, nd: int, data: st.DataObject) -> None:
     if not out.isfinite().all():
         reject()  # a window lies wholly in the -inf padding: finite differences are undefined
     x = case.x.clone().requires_grad_()
-    assert torch.autograd.gradcheck(lambda t: fn(t, **case.kwargs), (x,))
+    # fast mode checks a random projection of the Jacobian; the tests above compare full gradients with torch's
+    assert torch.autograd.gradcheck(lambda t: fn(t, **case.kwargs), (x,), fast_mode=True)
 
 
 def test_tie_goes_to_first_maximum_in_row_major_order() -> None:
@@ -123,8 +124,10 @@ def test_tie_goes_to_first_maximum_in_row_major_order() -> None:
 def test_global_pools_match_adaptive_pooling(batched: bool) -> None:
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 3, (2, 3, 5, 4) if batched else (3, 5, 4), generator=g).double()  # many ties
-    for ours, theirs in [(pooling.global_avg_pool2d, F.adaptive_avg_pool2d),
-                         (pooling.global_max_pool2d, F.adaptive_max_pool2d)]:
+    for ours, theirs in [
+        (pooling.global_avg_pool2d, F.adaptive_avg_pool2d),
+        (pooling.global_max_pool2d, F.adaptive_max_pool2d),
+    ]:
         a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
         out, ref = ours(a), theirs(b, 1)
         assert out.shape == ref.shape == (*x.shape[:-2], 1, 1)
@@ -138,16 +141,23 @@ def test_global_pools_match_adaptive_pooling(batched: bool) -> None:
 def test_keeps_dtype(dtype: torch.dtype) -> None:
     x = torch.randn(1, 2, 6, 6, dtype=dtype, generator=torch.Generator().manual_seed(1))
     assert pooling.max_pool2d(x, 3, 2, 1).dtype == dtype
-    torch.testing.assert_close(pooling.avg_pool2d(x, 3, 2, 1, ceil_mode=True),
-                               F.avg_pool2d(x, 3, 2, 1, ceil_mode=True))
+    torch.testing.assert_close(pooling.avg_pool2d(x, 3, 2, 1, ceil_mode=True), F.avg_pool2d(x, 3, 2, 1, ceil_mode=True))
 
 
 def test_does_not_call_torch_pooling(monkeypatch: pytest.MonkeyPatch) -> None:
     def forbidden(*args: object, **kwargs: object) -> None:
         raise AssertionError("convlib.pooling must not call torch's pooling ops")
 
-    for name in ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "max_pool1d_with_indices",
-                 "max_pool2d_with_indices", "adaptive_avg_pool2d", "adaptive_max_pool2d"]:
+    for name in [
+        "max_pool1d",
+        "max_pool2d",
+        "avg_pool1d",
+        "avg_pool2d",
+        "max_pool1d_with_indices",
+        "max_pool2d_with_indices",
+        "adaptive_avg_pool2d",
+        "adaptive_max_pool2d",
+    ]:
         monkeypatch.setattr(F, name, forbidden)
     for name in ["max_pool1d", "max_pool2d", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d"]:
         monkeypatch.setattr(torch, name, forbidden)

@@ -1,6 +1,6 @@
 """Convolution as a Python loop: the readable reference algorithm behind ``method="loops"``.
 
-In 2-D, with ``X`` already padded, the cross-correlation (no kernel flip, as in torch) is
+In 2-D, with ``X`` padded, the cross-correlation (no kernel flip, as in torch) is
 
     Y[n, o, i, j] = sum_{c, a, b} X[n, c, i*s + a*d, j*s + b*d] * K[o, c, a, b]
 
@@ -21,88 +21,43 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Sequence
-from types import EllipsisType
+from collections.abc import Sequence
 
 import torch
 
+from convlib._validate import Geometry
+from convlib.algorithms.grid import pad, trailing, window
 from convlib.shapes import conv_size
 
 
-def window(tap: Sequence[int], stride: Sequence[int], dilation: Sequence[int], out: Sequence[int]) -> tuple[slice, ...]:
-    """The slices of a padded input that kernel tap ``tap`` meets, one per spatial axis.
-
-    Output position ``i`` reads input position ``i*s + a*d`` for tap ``a``, so over all ``out``
-    positions the tap reads ``a*d, a*d + s, ..., a*d + (out-1)*s``.
+def correlate(x: torch.Tensor, weight: torch.Tensor, geometry: Geometry) -> torch.Tensor:
+    """Cross-correlate an input with a kernel, looping over kernel taps or over output positions.
 
     Args:
-        tap: the kernel offset ``(a, b, ...)``.
-        stride: step between output positions, per axis.
-        dilation: spacing between kernel taps, per axis.
-        out: output size, per axis.
-
-    Returns:
-        one ``slice`` per axis, to index the trailing (spatial) axes of the padded input.
-
-    Shapes:
-        ``len(tap) == len(stride) == len(dilation) == len(out)``.
-
-    >>> window((1, 2), stride=(2, 1), dilation=(1, 3), out=(4, 5))
-    (slice(1, 8, 2), slice(6, 11, 1))
-    """
-    return tuple(slice(a * d, a * d + (o - 1) * s + 1, s) for a, s, d, o in zip(tap, stride, dilation, out))
-
-
-def trailing(slices: Iterable[slice]) -> tuple[EllipsisType | slice, ...]:
-    """An index that applies ``slices`` to the trailing (spatial) axes, whatever the leading ones.
-
-    Args:
-        slices: one slice per spatial axis.
-
-    Returns:
-        ``(..., *slices)``, to use as ``x[trailing(...)]``.
-
-    Shapes:
-        indexes ``(*leading, *spatial)``.
-
-    >>> torch.arange(12).view(2, 6)[trailing([slice(1, None, 2)])]
-    tensor([[ 1,  3,  5],
-            [ 7,  9, 11]])
-    """
-    return (..., *slices)
-
-
-def correlate(
-    x: torch.Tensor, weight: torch.Tensor, stride: Sequence[int], dilation: Sequence[int], groups: int
-) -> torch.Tensor:
-    """Cross-correlate an already padded input with a kernel, looping over taps or output positions.
-
-    Args:
-        x: padded input.
+        x: input, padded here by ``geometry.padding``.
         weight: kernel, ``(C_out, C_in/groups, *k)``.
-        stride: step between output positions, per spatial axis.
-        dilation: spacing between kernel taps, per spatial axis; 1 is contiguous.
-        groups: the channels split into this many independent groups.
+        geometry: stride, padding, dilation and groups, one entry per spatial axis.
 
     Returns:
         the correlation, without bias.
 
     Shapes:
         ``x: (N, C_in, *size)``, ``weight: (C_out, C_in/groups, *k)`` -> ``(N, C_out, *out)``
-        with ``out = floor((size - d(k-1) - 1) / s) + 1``.
+        with ``out = floor((size + 2p - d(k-1) - 1) / s) + 1``.
 
     >>> x = torch.arange(16.0).view(1, 1, 4, 4)
-    >>> correlate(x, torch.ones(1, 1, 2, 2), stride=(2, 2), dilation=(1, 1), groups=1)  # 2x2 block sums
+    >>> correlate(x, torch.ones(1, 1, 2, 2), Geometry.of(2, stride=2))  # 2x2 block sums, e.g. 0+1+4+5 = 10
     tensor([[[[10., 18.],
               [42., 50.]]]])
     """
-    n = x.shape[0]
+    x = pad(x, geometry.padding)  # (N, C_in, *padded)
+    n, g = x.shape[0], geometry.groups
     c_out, c_in_g, *kernel = weight.shape
-    out = [conv_size(i, k, s, 0, d) for i, k, s, d in zip(x.shape[2:], kernel, stride, dilation)]
-    xg = x.unflatten(1, (groups, c_in_g))  # (N, G, C_in/G, *size)
-    wg = weight.unflatten(0, (groups, c_out // groups))  # (G, C_out/G, C_in/G, *k)
+    out = [conv_size(i, k, s, 0, d) for i, k, s, d in zip(x.shape[2:], kernel, geometry.stride, geometry.dilation)]
+    xg = x.unflatten(1, (g, c_in_g))  # (N, G, C_in/G, *padded)
+    wg = weight.unflatten(0, (g, c_out // g))  # (G, C_out/G, C_in/G, *k)
     loop = _over_taps if math.prod(kernel) <= math.prod(out) else _over_positions
-    y = loop(xg, wg, stride, dilation, out)  # (N, G, C_out/G, L)
+    y = loop(xg, wg, geometry.stride, geometry.dilation, out)  # (N, G, C_out/G, L)
     return y.view(n, c_out, *out)  # (N, C_out, *out)
 
 

@@ -1,4 +1,4 @@
-"""Safe notebook executor: ``python -m convlib.execute [NOTEBOOK ...]``.
+"""Safe notebook executor: ``python tools/execute.py [NOTEBOOK ...]``.
 
 papermill never writes in place here. Each notebook runs into a temporary file, with kernel
 ``python3`` and the notebook's own folder as working directory. Only if every cell succeeds is the
@@ -75,8 +75,12 @@ def _coalesce_streams(outputs: list[nbformat.NotebookNode]) -> list[nbformat.Not
     merged: list[nbformat.NotebookNode] = []
     for out in outputs:
         previous = merged[-1] if merged else None
-        if out.output_type == "stream" and previous is not None and previous.output_type == "stream" \
-                and previous.name == out.name:
+        if (
+            out.output_type == "stream"
+            and previous is not None
+            and previous.output_type == "stream"
+            and previous.name == out.name
+        ):
             previous.text += out.text
         else:
             merged.append(out)
@@ -148,7 +152,7 @@ def find_notebooks(root: Path) -> list[Path]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m convlib.execute", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python tools/execute.py", description=__doc__.split("\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: every chapter)")
     parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
     args = parser.parse_args(argv)

@@ -1,12 +1,12 @@
 """Dumoulin & Visin-style pictures of a kernel sliding over a (padded) input, as frames, figure or animation.
 
-A :class:`Geometry` fixes the sizes of one 2-D convolution or transposed convolution (torch's
+A :class:`Canvas` fixes the sizes of one 2-D convolution or transposed convolution (torch's
 semantics). The kernel slides over a *canvas*: for a convolution, the input with ``p`` zeros on each
 side; for a transposed convolution, the input spread out by ``s - 1`` zeros between neighbours and
 padded by ``d(k-1) - p`` per side plus ``output_padding`` at the bottom/right, where a stride-1
 convolution with the *flipped* kernel computes the same result. :func:`frames` lists, per output cell,
 the canvas cells under the kernel taps; :func:`plot_frames` draws a few of them for print, and
-:func:`convlib.player.animate` plays them in the browser.
+:func:`convlib.course.player.animate` plays them in the browser.
 After Dumoulin & Visin, "A guide to convolution arithmetic for deep learning" (2016).
 """
 
@@ -20,7 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
-from convlib import _validate as v
+from convlib import _validate as check
 from convlib.shapes import conv_output_size, conv_transpose_output_size
 
 Pair = tuple[int, int]
@@ -34,7 +34,7 @@ NAMES = {"i": "input", "u": "input never read", "p": "padding", "z": "inserted z
 
 
 @dataclass(frozen=True)
-class Geometry:
+class Canvas:
     """Per-axis ``(H, W)`` sizes of one (transposed) convolution, and where its input sits on the canvas.
 
     Input cell ``a`` sits at canvas position ``offset + a * spacing``; output cell ``o`` reads the
@@ -63,14 +63,17 @@ class Geometry:
 
     def describe(self) -> str:
         """One line with every hyper-parameter and the output size, for captions."""
+
         def fmt(name: str) -> str:
             pair = getattr(self, name)
             return f"{name} {pair[0] if pair[0] == pair[1] else pair}, "
 
         extra = fmt("output_padding") if self.transposed else ""
         (i, j), (k, l), (h, w) = self.input_size, self.kernel_size, self.output_size
-        return (f"{'conv_transpose' if self.transposed else 'conv'}: input {i}×{j}, kernel {k}×{l}, "
-                f"{fmt('stride')}{fmt('padding')}{extra}{fmt('dilation')[:-2]} → output {h}×{w}")
+        return (
+            f"{'conv_transpose' if self.transposed else 'conv'}: input {i}×{j}, kernel {k}×{l}, "
+            f"{fmt('stride')}{fmt('padding')}{extra}{fmt('dilation')[:-2]} → output {h}×{w}"
+        )
 
 
 def geometry(
@@ -82,7 +85,7 @@ def geometry(
     *,
     transposed: bool = False,
     output_padding: int | tuple[int, int] = 0,
-) -> Geometry:
+) -> Canvas:
     """The geometry of ``conv2d``, or with ``transposed=True`` of ``conv_transpose2d``, as torch defines them.
 
     Args:
@@ -95,7 +98,7 @@ def geometry(
         output_padding: transposed only: extra output rows/columns at the bottom/right.
 
     Returns:
-        the :class:`Geometry`; ``output_size`` comes from :mod:`convlib.shapes`.
+        the :class:`Canvas`; ``output_size`` comes from :mod:`convlib.shapes`.
 
     Raises:
         ValueError: a non-positive size, stride or dilation, a negative padding, ``output_padding`` not
@@ -114,8 +117,8 @@ def geometry(
             "output_padding": output_padding, "dilation": dilation}  # fmt: skip
     pairs = {}
     for name, value in args.items():
-        check = v.non_negative if "padding" in name else v.positive
-        pairs[name] = check(v.ntuple(value, 2, name, op), name, op)
+        rule = check.non_negative if "padding" in name else check.positive
+        pairs[name] = rule(check.ntuple(value, 2, name, op), name, op)
     i, k, s, p, o, d = (pairs[n] for n in args)
     if transposed:
         out = tuple(conv_transpose_output_size(*axis) for axis in zip(i, k, s, p, o, d))
@@ -124,14 +127,16 @@ def geometry(
     else:
         out = tuple(conv_output_size(*axis) for axis in zip(i, k, s, p, d))
     if min(out) < 1:
-        raise ValueError(f"{op}: padding {p} and kernel_size {k} (dilation {d}) leave no output for "
-                         f"input_size {i}: the output size would be {out}")
+        raise ValueError(
+            f"{op}: padding {p} and kernel_size {k} (dilation {d}) leave no output for "
+            f"input_size {i}: the output size would be {out}"
+        )
     span = [dd * (kk - 1) for dd, kk in zip(d, k)]  # how far the last tap reaches past the first
     canvas = [n + sp for n, sp in zip(out, span)] if transposed else [n + 2 * pp for n, pp in zip(i, p)]
     offset = [sp - pp for sp, pp in zip(span, p)] if transposed else p
     spacing, step = (s, (1, 1)) if transposed else ((1, 1), s)
     two = [(x[0], x[1]) for x in (i, k, s, p, d, o, out, canvas, offset, spacing, step)]
-    return Geometry(transposed, *two)
+    return Canvas(transposed, *two)
 
 
 @dataclass(frozen=True)
@@ -148,7 +153,7 @@ class Frame:
     reads: tuple[Pair | None, ...]
 
 
-def frames(geom: Geometry) -> list[Frame]:
+def frames(geom: Canvas) -> list[Frame]:
     """Every step of the slide: one frame per output cell, in row-major order.
 
     Args:
@@ -174,7 +179,7 @@ def frames(geom: Geometry) -> list[Frame]:
     return result
 
 
-def cell_kinds(geom: Geometry) -> list[str]:
+def cell_kinds(geom: Canvas) -> list[str]:
     """The canvas as rows of letters: ``i`` input, ``u`` input never read, ``p`` padding, ``z`` inserted zero.
 
     Args:
@@ -201,7 +206,7 @@ def cell_kinds(geom: Geometry) -> list[str]:
     return rows
 
 
-def never_read(geom: Geometry) -> list[Pair]:
+def never_read(geom: Canvas) -> list[Pair]:
     """Input cells that no output depends on: the kernel's last position stops short of them.
 
     Args:
@@ -220,12 +225,11 @@ def never_read(geom: Geometry) -> list[Pair]:
     return [(r, c) for r in range(geom.input_size[0]) for c in range(geom.input_size[1]) if (r, c) not in read]
 
 
-def panel_labels(geom: Geometry) -> list[str]:
-    return ["spread + padded input" if geom.transposed else "padded input" if any(geom.padding) else "input",
-            "output"]
+def panel_labels(geom: Canvas) -> list[str]:
+    return ["spread + padded input" if geom.transposed else "padded input" if any(geom.padding) else "input", "output"]
 
 
-def _draw(ax: Axes, geom: Geometry, kinds: list[str], steps: list[Frame], t: int) -> None:
+def _draw(ax: Axes, geom: Canvas, kinds: list[str], steps: list[Frame], t: int) -> None:
     """One panel: the canvas with the kernel of step ``t`` on it, and the output filled so far."""
     (H, W), (h, w), f = geom.canvas_size, geom.output_size, steps[t]
     ox, oy = W + 1.5, (H - h) / 2  # the output sits right of the canvas, centred vertically
@@ -249,7 +253,7 @@ def _draw(ax: Axes, geom: Geometry, kinds: list[str], steps: list[Frame], t: int
     ax.set_title(f"step {t + 1} of {len(steps)}: output {f.output}")
 
 
-def plot_frames(geom: Geometry, steps: list[int] | None = None, size: float = 2.4) -> Figure:
+def plot_frames(geom: Canvas, steps: list[int] | None = None, size: float = 2.4) -> Figure:
     """A static strip of key frames, for print, PDF and readers without JavaScript.
 
     Args:
@@ -281,9 +285,11 @@ def plot_frames(geom: Geometry, steps: list[int] | None = None, size: float = 2.
         _draw(ax, geom, kinds, all_steps, t)
     present = set("".join(kinds))
     handles = [Patch(fc=COLORS[k], ec=COLORS["edge"], label=name) for k, name in NAMES.items() if k in present]
-    handles += [Patch(fc=COLORS["tap"], alpha=TAP_ALPHA, label="kernel taps"),
-                Patch(fc=COLORS["done"], ec=COLORS["edge"], label="output written"),
-                Patch(fc=COLORS["now"], ec=COLORS["edge"], label="output now")]
+    handles += [
+        Patch(fc=COLORS["tap"], alpha=TAP_ALPHA, label="kernel taps"),
+        Patch(fc=COLORS["done"], ec=COLORS["edge"], label="output written"),
+        Patch(fc=COLORS["now"], ec=COLORS["edge"], label="output now"),
+    ]
     ncol = max(1, min(len(handles), int(fig.get_figwidth() / 1.3)))  # wrap the legend in a narrow figure
     fig.legend(handles=handles, loc="outside lower center", ncol=ncol, frameon=False, fontsize=8)
     return fig

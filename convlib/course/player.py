@@ -1,4 +1,4 @@
-"""A self-contained HTML/JS player for the frames of :mod:`convlib.animation`.
+"""A self-contained HTML/JS player for the frames of :mod:`convlib.course.animation`.
 
 The static book has no kernel, so an animation must play on its own: :func:`animate` writes the
 frames as JSON next to a small inline script that draws them on a ``<canvas>``. Nothing is fetched
@@ -13,7 +13,7 @@ import html
 import json
 from dataclasses import dataclass
 
-from convlib.animation import COLORS, MAX_FRAMES, NAMES, TAP_ALPHA, Geometry, cell_kinds, frames, panel_labels
+from convlib.course.animation import COLORS, MAX_FRAMES, NAMES, TAP_ALPHA, Canvas, cell_kinds, frames, panel_labels
 
 # The player starts every animation on the page that has not started yet (so an animation shown twice,
 # with the same id, still works) and draws the JSON frames of each on its canvas.
@@ -79,7 +79,7 @@ def _swatch(color: str, name: str, opacity: float = 1.0) -> str:
     return f'<span style="{box};border:1px solid #969696;vertical-align:middle"></span> {name}'
 
 
-def animate(geom: Geometry, interval_ms: int = 700) -> Animation:
+def animate(geom: Canvas, interval_ms: int = 700) -> Animation:
     """An HTML/JS animation of the kernel sliding over the canvas while the output fills in.
 
     The player is inline (no external script, no network): it draws JSON frame data on a ``<canvas>``,
@@ -100,7 +100,7 @@ def animate(geom: Geometry, interval_ms: int = 700) -> Animation:
     Shapes:
         not applicable.
 
-    >>> from convlib.animation import geometry
+    >>> from convlib.course.animation import geometry
     >>> anim = animate(geometry(5, 3, padding=1)); anim.n_frames, "http" in anim.html  # 5x5 outputs
     (25, False)
     """
@@ -119,8 +119,11 @@ def animate(geom: Geometry, interval_ms: int = 700) -> Animation:
     }, separators=(",", ":"), sort_keys=True)  # fmt: skip
     uid, desc = hashlib.sha1(data.encode()).hexdigest()[:12], html.escape(geom.describe())
     legend = [_swatch(COLORS[k], name) for k, name in NAMES.items() if k in "".join(kinds)]
-    legend += [_swatch(COLORS["tap"], "kernel taps", TAP_ALPHA), _swatch(COLORS["done"], "output written"),
-               _swatch(COLORS["now"], "output now")]
+    legend += [
+        _swatch(COLORS["tap"], "kernel taps", TAP_ALPHA),
+        _swatch(COLORS["done"], "output written"),
+        _swatch(COLORS["now"], "output now"),
+    ]
     markup = (
         f'<div id="convlib-anim-{uid}" data-convlib-anim="{uid}" data-frame="0" data-frames="{n}" '
         f'style="font:13px sans-serif;margin:0.5em 0">\n<canvas width="{size[0]}" height="{size[1]}" '

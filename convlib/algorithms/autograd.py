@@ -1,7 +1,7 @@
 """The hand-written backward pass: convolution and transposed convolution as ``torch.autograd.Function``.
 
 Autograd never looks inside our forward algorithms. Each ``Function`` states its gradients
-explicitly, with the formulas derived in the course's backprop chapter:
+explicitly, with the formulas that :mod:`convlib.algorithms.adjoint` derives:
 
 ==================  ==========================================  ==========================================
                     ``Conv``: ``y = conv(x, K) + u``            ``ConvTranspose``: ``y = conv^T(x, K) + u``
@@ -13,8 +13,11 @@ explicitly, with the formulas derived in the course's backprop chapter:
 
 The two ``Function`` s are mirror images: a transposed convolution *is* the input gradient of a
 convolution, and so its own input gradient is a convolution. ``corr`` is
-:func:`~convlib.transposed.conv_weight_grad`. All three maps run on the algorithm the caller chose, a
-:class:`~convlib.transposed.Method`: its correlation, and its transposed convolution.
+:func:`~convlib.algorithms.adjoint.conv_weight_grad`. All three maps run on the algorithm the caller chose, a
+:class:`~convlib.algorithms.registry.Method`: its correlation, and its transposed convolution.
+
+``Conv`` saves ``x`` and ``K`` for the backward pass, not ``y``: both gradients are linear maps of
+``grad_y`` whose coefficients are the other factor.
 
 The backward passes are ``once_differentiable``: they are exact first derivatives, but a second
 derivative (a gradient penalty, a Hessian-vector product) raises an error rather than being wrong.
@@ -23,13 +26,17 @@ derivative (a gradient penalty, a Hessian-vector product) raises an error rather
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.autograd.function import once_differentiable
 
-from convlib.loops import trailing
-from convlib.transposed import Method, Padding, conv_weight_grad, pad
+from convlib._validate import Geometry
+from convlib.algorithms.adjoint import conv_weight_grad
+from convlib.algorithms.grid import trailing
+
+if TYPE_CHECKING:
+    from convlib.algorithms.registry import Method
 
 
 def _with_bias(y: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
@@ -51,10 +58,7 @@ def apply_conv(
     x: torch.Tensor,
     weight: torch.Tensor,
     bias: torch.Tensor | None,
-    stride: Sequence[int],
-    padding: Padding,
-    dilation: Sequence[int],
-    groups: int,
+    geometry: Geometry,
     method: Method,
 ) -> torch.Tensor:
     """``conv(x, K) + u`` through :class:`Conv` when a gradient may be needed, else directly.
@@ -66,7 +70,7 @@ def apply_conv(
         x: unpadded input.
         weight: kernel.
         bias: per-channel bias or ``None``.
-        stride, padding, dilation, groups: checked and normalised, as :class:`Conv` takes them.
+        geometry: checked and normalised.
         method: the algorithm.
 
     Returns:
@@ -75,14 +79,14 @@ def apply_conv(
     Shapes:
         ``x: (N, C_in, *size)``, ``weight: (C_out, C_in/groups, *k)`` -> ``(N, C_out, *out)``.
 
-    >>> from convlib.loops import correlate
+    >>> from convlib.algorithms.registry import PLAIN
     >>> x, k = torch.arange(4.0).view(1, 1, 4), torch.ones(1, 1, 2)
-    >>> apply_conv(x, k, None, [1], [(0, 0)], [1], 1, Method.generic(correlate))
+    >>> apply_conv(x, k, None, Geometry.of(1), PLAIN["loops"])  # sums of neighbours
     tensor([[[1., 3., 5.]]])
     """
     if _tracked(x, weight, bias):
-        return Conv.apply(x, weight, bias, stride, padding, dilation, groups, method)
-    return _forward(x, weight, bias, stride, padding, dilation, groups, method)
+        return Conv.apply(x, weight, bias, geometry, method)
+    return _with_bias(method.correlate(x, weight, geometry), bias)
 
 
 def apply_conv_transpose(
@@ -90,10 +94,7 @@ def apply_conv_transpose(
     weight: torch.Tensor,
     bias: torch.Tensor | None,
     size: Sequence[int],
-    stride: Sequence[int],
-    padding: Padding,
-    dilation: Sequence[int],
-    groups: int,
+    geometry: Geometry,
     method: Method,
 ) -> torch.Tensor:
     """``conv^T(x, K) + u`` through :class:`ConvTranspose` when a gradient may be needed, else directly.
@@ -103,7 +104,7 @@ def apply_conv_transpose(
         weight: kernel, ``(C_in, C_out/groups, *k)`` as in torch.
         bias: per-channel bias or ``None``.
         size: spatial size of the output.
-        stride, padding, dilation, groups: of the direct convolution, checked and normalised.
+        geometry: of the direct convolution, checked and normalised.
         method: the algorithm.
 
     Returns:
@@ -112,28 +113,14 @@ def apply_conv_transpose(
     Shapes:
         ``x: (N, C_in, *i)``, ``weight: (C_in, C_out/groups, *k)`` -> ``(N, C_out, *size)``.
 
-    >>> from convlib.loops import correlate
+    >>> from convlib.algorithms.registry import PLAIN
     >>> x, k = torch.ones(1, 1, 2), torch.ones(1, 1, 3)
-    >>> apply_conv_transpose(x, k, None, [5], [2], [(0, 0)], [1], 1, Method.generic(correlate))
+    >>> apply_conv_transpose(x, k, None, [5], Geometry.of(1, stride=2), PLAIN["loops"])  # two stamps, overlapping once
     tensor([[[1., 1., 2., 1., 1.]]])
     """
     if _tracked(x, weight, bias):
-        return ConvTranspose.apply(x, weight, bias, size, stride, padding, dilation, groups, method)
-    return _with_bias(method.transpose(x, weight, size, stride, padding, dilation, groups), bias)
-
-
-def _forward(
-    x: torch.Tensor,
-    weight: torch.Tensor,
-    bias: torch.Tensor | None,
-    stride: Sequence[int],
-    padding: Padding,
-    dilation: Sequence[int],
-    groups: int,
-    method: Method,
-) -> torch.Tensor:
-    """``conv(x, K) + u``, recording nothing: the forward of :class:`Conv`."""
-    return _with_bias(method.correlate(pad(x, padding, temporary=True), weight, stride, dilation, groups), bias)
+        return ConvTranspose.apply(x, weight, bias, size, geometry, method)
+    return _with_bias(method.transpose(x, weight, size, geometry), bias)
 
 
 def _bias_grad(grad_y: torch.Tensor) -> torch.Tensor:
@@ -145,8 +132,7 @@ class Conv(torch.autograd.Function):
     """``y = conv(x, K) + u`` with padding, stride, dilation and groups; gradients by hand.
 
     Use it through :func:`convlib.functional.conv2d` and friends, which check the arguments first:
-    ``Conv.apply(x, weight, bias, stride, padding, dilation, groups, method)`` with ``padding``
-    as ``(before, after)`` pairs and ``method`` the algorithm.
+    ``Conv.apply(x, weight, bias, geometry, method)``, with ``method`` the algorithm.
     """
 
     @staticmethod
@@ -155,38 +141,32 @@ class Conv(torch.autograd.Function):
         x: torch.Tensor,
         weight: torch.Tensor,
         bias: torch.Tensor | None,
-        stride: Sequence[int],
-        padding: Padding,
-        dilation: Sequence[int],
-        groups: int,
+        geometry: Geometry,
         method: Method,
     ) -> torch.Tensor:
         ctx.save_for_backward(x, weight)
-        ctx.geometry = (stride, padding, dilation, groups)
-        ctx.method = method
-        return _forward(x, weight, bias, stride, padding, dilation, groups, method)
+        ctx.geometry, ctx.method = geometry, method
+        return _with_bias(method.correlate(x, weight, geometry), bias)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_y: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, weight = ctx.saved_tensors
-        stride, padding, dilation, groups = ctx.geometry
-        method = ctx.method
+        geometry, method = ctx.geometry, ctx.method
         need_x, need_k, need_u = ctx.needs_input_grad[:3]
         grad_x = grad_k = None
         if need_x:
-            grad_x = method.transpose(grad_y, weight, x.shape[2:], stride, padding, dilation, groups)
+            grad_x = method.transpose(grad_y, weight, x.shape[2:], geometry)
         if need_k:
-            kernel = weight.shape[2:]
-            grad_k = conv_weight_grad(x, grad_y, kernel, stride, padding, dilation, groups, method.correlate)
+            grad_k = conv_weight_grad(x, grad_y, weight.shape[2:], geometry, method.correlate)
         grad_u = _bias_grad(grad_y) if need_u else None
-        return grad_x, grad_k, grad_u, None, None, None, None, None
+        return grad_x, grad_k, grad_u, None, None
 
 
 class ConvTranspose(torch.autograd.Function):
     """``y = conv^T(x, K) + u``, the adjoint of :class:`Conv` w.r.t. its input; gradients by hand.
 
-    ``ConvTranspose.apply(x, weight, bias, size, stride, padding, dilation, groups, method)``:
+    ``ConvTranspose.apply(x, weight, bias, size, geometry, method)``:
     ``weight`` is ``(C_in, C_out/groups, *k)`` as in torch, i.e. the kernel of the convolution that
     maps ``y``'s shape back to ``x``'s, and ``size`` is the output's spatial size (which is how
     ``output_padding`` arrives here).
@@ -199,31 +179,26 @@ class ConvTranspose(torch.autograd.Function):
         weight: torch.Tensor,
         bias: torch.Tensor | None,
         size: Sequence[int],
-        stride: Sequence[int],
-        padding: Padding,
-        dilation: Sequence[int],
-        groups: int,
+        geometry: Geometry,
         method: Method,
     ) -> torch.Tensor:
         ctx.save_for_backward(x, weight)
-        ctx.geometry = (stride, padding, dilation, groups)
-        ctx.method = method
-        return _with_bias(method.transpose(x, weight, size, stride, padding, dilation, groups), bias)
+        ctx.geometry, ctx.method = geometry, method
+        return _with_bias(method.transpose(x, weight, size, geometry), bias)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_y: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, weight = ctx.saved_tensors
-        stride, padding, dilation, groups = ctx.geometry
-        correlate = ctx.method.correlate
+        geometry, correlate = ctx.geometry, ctx.method.correlate
         need_x, need_k, need_u = ctx.needs_input_grad[:3]
         grad_x = grad_k = grad_u = None
         if need_x:
-            grad_x = correlate(pad(grad_y, padding, temporary=True), weight, stride, dilation, groups)  # (N, C_in, *o')
+            grad_x = correlate(grad_y, weight, geometry)  # (N, C_in, *o')
             # with output_padding >= stride, conv(grad_y) has extra trailing outputs that x never had
             grad_x = grad_x[trailing(slice(0, i) for i in x.shape[2:])]  # (N, C_in, *x.size)
         if need_k:
-            grad_k = conv_weight_grad(grad_y, x, weight.shape[2:], stride, padding, dilation, groups, correlate)
+            grad_k = conv_weight_grad(grad_y, x, weight.shape[2:], geometry, correlate)
         if need_u:
             grad_u = _bias_grad(grad_y)
-        return grad_x, grad_k, grad_u, None, None, None, None, None, None
+        return grad_x, grad_k, grad_u, None, None, None

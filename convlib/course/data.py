@@ -1,8 +1,9 @@
 """Images the course uses, loaded offline from packages that ship them.
 
 scikit-image's ``skimage.data`` ships the classic test images inside the wheel, and matplotlib ships
-``grace_hopper.jpg``; nothing here touches the network. Every loader returns a float32 tensor
-shaped (C, H, W) with values in [0, 1].
+``grace_hopper.jpg``; nothing here touches the network. :data:`IMAGES` maps each name to a loader of
+the raw ``uint8`` array, and :func:`load_image` turns it into a float32 tensor shaped (C, H, W) with
+values in [0, 1].
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from convlib import functional as cf
-from convlib.winograd import supports
+from convlib.algorithms.winograd import supports
 
 Shape = tuple[int, int, int, int, int]  # (N, C_in, H=W, C_out, k)
 SHAPES: dict[str, Shape] = {
@@ -194,9 +194,7 @@ def crossover(kernels: Sequence[int], times: dict[str, list[float]], method: str
     return None
 
 
-def _markdown(
-    rows: list[Row], gflops: float, size: int, kernels: Sequence[int], times: dict[str, list[float]]
-) -> str:
+def _markdown(rows: list[Row], gflops: float, size: int, kernels: Sequence[int], times: dict[str, list[float]]) -> str:
     """The report: one table per shape, the sweep and its crossover."""
     lines = [
         "# Convolution benchmark (`python -m convlib.bench`)",
@@ -231,9 +229,7 @@ def _markdown(
     return "\n".join(lines) + "\n"
 
 
-def _plot(
-    rows: list[Row], size: int, kernels: Sequence[int], times: dict[str, list[float]], path: Path
-) -> None:
+def _plot(rows: list[Row], size: int, kernels: Sequence[int], times: dict[str, list[float]], path: Path) -> None:
     """Left: forward time / torch per shape and method. Right: the kernel-size sweep."""
     import matplotlib
 

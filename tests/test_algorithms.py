@@ -1,0 +1,162 @@
+"""Each algorithm called directly, as a chapter shows it: torch's numbers, under autograd, with no shared memory.
+
+Also: the tuned versions that the ops run (:mod:`convlib.algorithms._fast`) return the plain
+versions' numbers over the same random grids, and the reused buffers stay small.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from convlib import _validate as check
+from convlib._validate import Geometry
+from convlib.algorithms import _fast, fft, im2col, loops, winograd
+from convlib.algorithms.adjoint import Correlate, conv_transpose, conv_weight_grad
+from convlib.algorithms.grid import spread
+from convlib.algorithms.registry import FAST, PLAIN
+from tests.test_conv_forward import TOL, Case, conv_cases, reference
+from tests.test_conv_transpose import TCase, transpose_cases
+
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
+CORRELATE = {"loops": loops.correlate, "im2col": im2col.correlate, "fft": fft.correlate}
+
+
+def _zeros(case: Case) -> tuple[Case, Geometry]:
+    """The case with zero padding (the algorithms pad with zeros only), and its normalised geometry."""
+    case = dataclasses.replace(case, padding_mode="zeros", x=case.x if case.x.ndim == case.w.ndim else case.x[None])
+    args = check.conv_args("test", case.n, case.x, case.w, None, *case.kwargs.values())
+    return case, args.geometry
+
+
+def _assert_direct_call_matches_torch(correlate: Correlate, case: Case) -> None:
+    """Forward and gradients of ``correlate`` under autograd, called twice with both results kept."""
+    case, geometry = _zeros(case)
+    case = dataclasses.replace(case, b=None)
+    x, w = (t.detach().clone().requires_grad_() for t in (case.x, case.w))
+    first, second = correlate(x, w, geometry), correlate(x * 1, w * 1, geometry)
+    want = reference(case)
+    torch.testing.assert_close(first, want, **TOL[x.dtype])
+    torch.testing.assert_close(second, want, **TOL[x.dtype])
+    torch.testing.assert_close(first, want, **TOL[x.dtype])  # the second call left the first result alone
+    grad_y = torch.randn_like(want)
+    x_ref, w_ref = (t.detach().clone().requires_grad_() for t in (case.x, case.w))
+    got = torch.autograd.grad(first, (x, w), grad_y)
+    ref = torch.autograd.grad(reference(case, x_ref, w_ref), (x_ref, w_ref), grad_y)
+    for g, r in zip(got, ref):
+        torch.testing.assert_close(g, r, **TOL[x.dtype])
+
+
+@pytest.mark.parametrize("name", sorted(CORRELATE))
+@given(case=conv_cases(dtypes=(torch.float64,)))
+def test_direct_call_matches_torch_under_autograd(name: str, case: Case) -> None:
+    _assert_direct_call_matches_torch(CORRELATE[name], case)
+
+
+@given(case=conv_cases(dtypes=(torch.float64,), winograd=True))
+def test_winograd_direct_call_matches_torch_under_autograd(case: Case) -> None:
+    _assert_direct_call_matches_torch(winograd.correlate, case)
+
+
+def test_fft_with_several_channels_per_group_works_under_autograd() -> None:
+    # the tuned FFT mixes channels with out=, which autograd refuses; the plain one must not
+    x, w = torch.randn(2, 4, 9, 9, requires_grad=True), torch.randn(4, 2, 3, 3)
+    y = fft.correlate(x, w, Geometry.of(2, groups=2))
+    y.sum().backward()
+    assert x.grad is not None
+    torch.testing.assert_close(y, torch.nn.functional.conv2d(x, w, groups=2), rtol=1e-4, atol=1e-4)
+
+
+def test_winograd_tile_counts_16_multiplications_and_matches_the_sliding_window() -> None:
+    d, g = torch.randn(4, 4, dtype=torch.float64), torch.randn(3, 3, dtype=torch.float64)
+    want = torch.nn.functional.conv2d(d[None, None], g[None, None])[0, 0]
+    torch.testing.assert_close(winograd.tile(d, g), want)
+    with pytest.raises(ValueError, match="3x3 kernel with stride 1"):
+        winograd.correlate(d[None, None], g[None, None], Geometry.of(2, stride=2))
+
+
+@pytest.mark.parametrize("name", ["im2col", "fft"])
+@given(case=conv_cases())
+def test_fast_equals_plain(name: str, case: Case) -> None:
+    case, geometry = _zeros(case)
+    plain, fast = PLAIN[name].correlate(case.x, case.w, geometry), FAST[name].correlate(case.x, case.w, geometry)
+    torch.testing.assert_close(fast, plain, **TOL[case.x.dtype])
+
+
+@pytest.mark.parametrize("name", ["im2col", "fft"])
+@given(case=conv_cases(dtypes=(torch.float64,)))
+def test_fast_weight_gradient_equals_plain(name: str, case: Case) -> None:
+    # the weight gradient is a correlation whose "kernel" is grad_y: the fast route swaps rows and columns
+    case, geometry = _zeros(case)
+    grad_y = torch.randn_like(reference(case))
+    kernel = case.w.shape[2:]
+    plain = conv_weight_grad(case.x, grad_y, kernel, geometry, PLAIN[name].correlate)
+    fast = conv_weight_grad(case.x, grad_y, kernel, geometry, FAST[name].correlate)
+    torch.testing.assert_close(fast, plain)
+
+
+@given(case=transpose_cases(dtypes=(torch.float64,)))
+def test_fast_transpose_equals_plain(case: TCase) -> None:
+    n = case.w.ndim - 2
+    x = case.x if case.x.ndim == n + 2 else case.x[None]
+    args = check.conv_transpose_args("test", n, x, case.w, None, *case.kwargs.values())
+    size = [
+        (i - 1) * s - 2 * p + d * (k - 1) + o + 1
+        for i, s, (p, _), d, k, o in zip(
+            x.shape[2:],
+            args.geometry.stride,
+            args.geometry.padding,
+            args.geometry.dilation,
+            case.w.shape[2:],
+            args.output_padding,
+        )
+    ]
+    plain = conv_transpose(x, case.w, size, args.geometry, im2col.correlate)
+    torch.testing.assert_close(FAST["im2col"].transpose(x, case.w, size, args.geometry), plain)
+
+
+def test_scratch_is_capped_and_never_returned() -> None:
+    _fast.release_scratch()
+    small = _fast.scratch((4,), torch.zeros(1), "test")
+    assert _fast.scratch((4,), torch.zeros(1), "test").data_ptr() == small.data_ptr()  # kept and reused
+    big = _fast.scratch((_fast.SCRATCH_BYTES // 4 + 1,), torch.zeros(1), "test")
+    assert big.data_ptr() != _fast.scratch((4,), torch.zeros(1), "test").data_ptr()  # too large: not kept
+    x, w = torch.randn(1, 3, 12, 12), torch.randn(4, 3, 3, 3)
+    first = FAST["im2col"].correlate(x, w, Geometry.of(2, padding=1))
+    kept = first.clone()
+    FAST["im2col"].correlate(torch.randn_like(x), w, Geometry.of(2, padding=1))
+    assert torch.equal(first, kept)  # the second call left the first result alone
+    _fast.release_scratch()
+
+
+@given(size=st.integers(1, 6), step=st.integers(1, 3))
+def test_spread_puts_samples_on_a_grid(size: int, step: int) -> None:
+    x = torch.arange(1.0, size + 1).view(1, 1, size)
+    grid = spread(x, (step,))
+    assert grid.shape[-1] == step * (size - 1) + 1
+    assert torch.equal(grid[..., ::step], x) and grid.sum() == x.sum()
+
+
+def test_memory_is_released_after_a_large_convolution() -> None:
+    # run in a fresh process, so that what this test measures is only the convolution's own memory
+    code = textwrap.dedent("""
+        import gc, psutil, torch
+        from convlib.functional import conv2d
+        conv2d(torch.randn(1, 2, 8, 8), torch.randn(2, 2, 3, 3), padding=1, method="im2col")  # load the kernels
+        x, w = torch.randn(1, 64, 256, 256), torch.randn(64, 64, 3, 3)
+        gc.collect()
+        before = psutil.Process().memory_info().rss
+        y = conv2d(x, w, padding=1, method="im2col")
+        del y
+        gc.collect()
+        print((psutil.Process().memory_info().rss - before) / 2**20)
+    """)
+    grown = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert grown <= 32, f"the process keeps {grown:.0f} MiB after the convolution"
