@@ -1,7 +1,8 @@
 """Max and average pooling, built from strided window views of the padded input.
 
-Every op pads the input, takes a *view* of all windows with ``Tensor.unfold`` (no copy) and reduces
-the window axes: ``max`` for max pooling, ``sum / count`` for average pooling. The semantics, errors
+Every op pads the input, takes a *view* of all windows with :func:`~convlib.algorithms.grid.patches`
+(no copy; the same view im2col reads) and reduces the window axes: ``max`` for max pooling,
+``sum / count`` for average pooling. The semantics, errors
 aside, are ``torch.nn.functional``'s; gradients come from autograd through the views.
 """
 
@@ -14,6 +15,7 @@ import torch.nn.functional as F
 
 from convlib import _validate as check
 from convlib._validate import Size
+from convlib.algorithms.grid import patches
 from convlib.shapes import pool_output_size
 
 _LAYOUT = {1: "(N, C, L) or (C, L)", 2: "(N, C, H, W) or (C, H, W)"}
@@ -75,9 +77,9 @@ def _windows(x: torch.Tensor, g: _Windows, fill: float) -> torch.Tensor:
         # F.pad lists the last axis first. A negative right pad crops a tail no window reaches (floor mode).
         pads = [p, span - i - p, *pads]
     x = F.pad(x, pads, value=fill)  # (N, C, *span)
-    for axis, (k, s, d) in enumerate(zip(g.kernel, g.stride, g.dilation)):
-        x = x.unfold(2 + axis, d * (k - 1) + 1, s)[..., ::d]  # appends a window axis of k taps
-    return x  # (N, C, *out, *kernel)
+    view = patches(x, g.kernel, g.stride, g.dilation)  # (N, C, *kernel, *out), as a convolution reads it
+    nd = len(g.kernel)
+    return view.movedim(tuple(range(2, 2 + nd)), tuple(range(2 + nd, 2 + 2 * nd)))  # (N, C, *out, *kernel)
 
 
 def _batched(x: torch.Tensor, nd: int) -> tuple[torch.Tensor, bool]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
-import shutil
 import subprocess
 import sys
 
@@ -24,6 +23,7 @@ from hypothesis import strategies as st
 from convlib.course.animation import MAX_FRAMES, cell_kinds, frames, geometry, never_read, plot_frames
 from convlib.course.player import animate
 from convlib.shapes import conv_output_size, conv_transpose_output_size
+from tests.browser import rendered_dom
 
 
 def index_image(h: int, w: int) -> torch.Tensor:
@@ -177,10 +177,6 @@ def test_animation_repr_and_limits() -> None:
         animate(geometry(3, 3), interval_ms=0)
 
 
-CHROMIUM = shutil.which("chromium")
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
 def test_player_runs_in_a_browser_without_network(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Headless Chromium, network off: each player (one of them shown twice) starts and advances."""
     conv, tconv = animate(geometry(5, 3, padding=1)), animate(geometry(3, 3, stride=2, transposed=True))
@@ -188,10 +184,7 @@ def test_player_runs_in_a_browser_without_network(tmp_path) -> None:  # type: ig
     page.write_text(
         f'<!doctype html><meta charset="utf-8"><body>{conv.html}{tconv.html}{conv.html}</body>', encoding="utf-8"
     )
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
-           "--proxy-server=127.0.0.1:9", "--virtual-time-budget=5000", "--dump-dom", page.as_uri()]  # fmt: skip
-    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    dom = rendered_dom(page, 5000)
     players = re.findall(r'<div id="convlib-anim-[^>]*>', dom)
     assert len(players) == 3
     for tag in players:

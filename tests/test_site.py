@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
 
+from tests.browser import rendered_dom
 from tests.notebooks import NOTEBOOKS, ROOT
 
 HTML = ROOT / "_build" / "html"
@@ -130,19 +129,9 @@ def test_no_build_artifacts_of_execution() -> None:
     assert not (ROOT / "_build" / ".jupyter_cache").exists(), "the build executed notebooks"
 
 
-def rendered_dom(page: Path, budget_ms: int) -> str:
-    """The page's DOM after ``budget_ms`` of virtual time in headless Chromium with the network cut off."""
-    cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
-           "--proxy-server=127.0.0.1:9", f"--virtual-time-budget={budget_ms}", "--dump-dom", page.as_uri()]  # fmt: skip
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
-
-
-needs_chromium = pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
 ANIMATED = [p for p in PAGES if "data-convlib-anim" in p.read_text(encoding="utf-8")]
 
 
-@needs_chromium
 def test_math_renders_in_a_browser_without_network() -> None:
     """MathJax, served from the site, must typeset the notation table of intro.html."""
     assert rendered_dom(HTML / "intro.html", 15000).count("<mjx-container") >= 5, "MathJax did not typeset the page"
@@ -152,7 +141,6 @@ def test_the_animations_are_in_the_book() -> None:
     assert ANIMATED, "no page of the book holds an animation"
 
 
-@needs_chromium
 @pytest.mark.parametrize("page", ANIMATED, ids=lambda p: p.stem)
 def test_animations_play_without_network(page: Path) -> None:
     """Every animation on the page starts by itself and advances, with no kernel and no network."""

@@ -1,0 +1,95 @@
+"""The committed benchmark, as the chapters show it: never a timing taken while a notebook runs.
+
+``tools/bench.py`` writes ``benchmarks/conv_benchmark.md`` (tables) and ``conv_benchmark.json``
+(every number) on a quiet machine. A chapter displays a section of those files with :func:`section`
+or reads the numbers with :func:`load`; what it displays carries a marker naming its source, and
+``tests/test_benchmarks_shown.py`` fails when a notebook shows text that the committed files no
+longer contain (a benchmark rerun without re-executing the chapter).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: Where the benchmark writes: the repository's ``benchmarks/`` (convlib is installed editable from it).
+FOLDER = Path(__file__).resolve().parents[2] / "benchmarks"
+MARKER = "<!-- shown from benchmarks/conv_benchmark.md -->"
+
+
+@dataclass(frozen=True)
+class Shown:
+    """Markdown from the committed report; a notebook renders it as a table."""
+
+    title: str
+    text: str
+
+    def _repr_markdown_(self) -> str:
+        return f"{MARKER}\n{self.text}"
+
+    def __repr__(self) -> str:  # what nbval compares as text/plain, and what a terminal prints
+        return f"benchmarks/conv_benchmark.md, section {self.title!r} ({len(self.text.splitlines())} lines)"
+
+
+def _read(name: str, folder: Path | None) -> str:
+    path = (folder or FOLDER) / name
+    if not path.is_file():
+        raise FileNotFoundError(f"benchmarks: {path} does not exist; run `make bench` to write it")
+    return path.read_text(encoding="utf-8")
+
+
+def section(title: str, folder: Path | None = None) -> Shown:
+    """One section of ``conv_benchmark.md``: its heading's body, up to the next heading.
+
+    Args:
+        title: the heading's text without ``#`` (``""`` for the part before the first ``##``).
+        folder: where the report is; the repository's ``benchmarks/`` by default.
+
+    Returns:
+        the section, which a notebook displays as markdown.
+
+    Raises:
+        ValueError: no section has that title.
+
+    Shapes:
+        none.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = (Path(d) / "conv_benchmark.md").write_text("# Bench\\nintro\\n## Peers\\n| a |\\n")
+    ...     section("Peers", Path(d)).text
+    '| a |'
+    """
+    parts: dict[str, list[str]] = {"": []}
+    current = ""
+    for line in _read("conv_benchmark.md", folder).splitlines():
+        if line.startswith("## "):
+            current = line[3:].strip()
+            parts[current] = []
+        elif not line.startswith("# "):
+            parts[current].append(line)
+    if title not in parts:
+        raise ValueError(f"section: title must be one of {sorted(parts)}, got {title!r}")
+    return Shown(title, "\n".join(parts[title]).strip())
+
+
+def load(folder: Path | None = None) -> dict[str, Any]:
+    """Every number of the committed run (``conv_benchmark.json``), for figures and derived quantities.
+
+    Args:
+        folder: where the data is; the repository's ``benchmarks/`` by default.
+
+    Returns:
+        the run as plain data: ``machine``, ``rows``, ``long``, ``sweep``, ``crossover``, ``grouped``,
+        ``regret`` and ``summary``.
+
+    Shapes:
+        none.
+
+    >>> sorted(load()["machine"])[:3]
+    ['cores', 'cpu', 'omp_wait_policy']
+    """
+    result: dict[str, Any] = json.loads(_read("conv_benchmark.json", folder))
+    return result

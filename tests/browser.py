@@ -1,0 +1,32 @@
+"""Headless Chromium (Debian's ``chromium``) for the tests that need a real browser.
+
+With ``CONVLIB_REQUIRE_BROWSER=1`` (set by ``.ci/run``, which installs chromium when absent) a
+missing browser fails the test instead of skipping it, so CI can never pass without running them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+
+def chromium() -> str:
+    """The browser's path; skips the calling test where it is missing, unless the browser is required."""
+    path = shutil.which("chromium")
+    if path is None:
+        if os.environ.get("CONVLIB_REQUIRE_BROWSER"):
+            pytest.fail("CONVLIB_REQUIRE_BROWSER is set but Debian's chromium is not installed")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    return path
+
+
+def rendered_dom(page: Path, budget_ms: int) -> str:
+    """The page's DOM after ``budget_ms`` of virtual time, with the network cut off (a dead proxy)."""
+    cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+           "--proxy-server=127.0.0.1:9", f"--virtual-time-budget={budget_ms}", "--dump-dom", page.as_uri()]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout

@@ -1,0 +1,56 @@
+"""Speed numbers in the book come from the committed benchmark files, and match them.
+
+Timings never appear in outputs that nbval compares. A chapter shows sections of
+``benchmarks/conv_benchmark.md`` through :func:`convlib.course.benchmarks.section`; this test fails
+when a notebook shows a section that differs from the committed file (the benchmark was rerun, and
+the chapter was not re-executed), and when the committed report and data disagree.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from convlib.algorithms import registry
+from convlib.course import benchmarks
+from tests.notebooks import NOTEBOOKS, ROOT, load, source
+
+SHOWING = [p for p in NOTEBOOKS if any("benchmarks" in source(c) for c in load(p)["cells"])]
+
+
+def test_committed_report_data_and_constants_agree() -> None:
+    data = benchmarks.load()
+    report = (ROOT / "benchmarks" / "conv_benchmark.md").read_text(encoding="utf-8")
+    assert f"{data['machine']['sgemm_gflops']:.1f} GFLOP/s" in report
+    for row in data["rows"]:
+        assert f"| {row['shape']} {tuple(row['dims'])} | {row['method']} | {row['fwd'] * 1e3:.3f} |" in report
+    cost = json.loads((ROOT / "benchmarks" / "auto_cost.json").read_text(encoding="utf-8"))
+    # the committed run measured the rule that the code runs
+    assert cost["in_use"] == {
+        "COPY": registry.COPY,
+        "FFT_POINT": registry.FFT_POINT,
+        "SPECTRAL_MAC": registry.SPECTRAL_MAC,
+    }
+    assert cost["in_use"] == data["summary"]["constants_in_use"]
+
+
+@pytest.mark.parametrize("path", SHOWING, ids=[str(p.relative_to(ROOT)) for p in SHOWING])
+def test_shown_sections_match_the_committed_report(path: object) -> None:
+    shown = 0
+    for cell in load(path)["cells"]:  # type: ignore[arg-type]
+        for out in cell.get("outputs", []):
+            text = out.get("data", {}).get("text/markdown")
+            if text is None:
+                continue
+            text = "".join(text) if isinstance(text, list) else text
+            if text.startswith(benchmarks.MARKER):
+                title = next(t for t in _titles() if f"section {t!r}" in "".join(out["data"]["text/plain"]))
+                assert text == benchmarks.section(title)._repr_markdown_(), f"section {title!r} is stale"
+                shown += 1
+    assert shown, f"{path} mentions benchmarks but shows no section of the committed report"
+
+
+def _titles() -> list[str]:
+    report = (ROOT / "benchmarks" / "conv_benchmark.md").read_text(encoding="utf-8")
+    return [""] + [line[3:].strip() for line in report.splitlines() if line.startswith("## ")]
