@@ -16,13 +16,13 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 # Everything the built book depends on; a second `make book` with none of them changed does nothing.
 # convlib's source is shown in the chapters ({literalinclude}); _ext/ is the book's own Sphinx extension.
-BOOK_SOURCES := _config.yml _toc.yml intro.md references.bib \
+BOOK_SOURCES := _config.yml _toc.yml references.bib $(wildcard *.md) \
 	$(wildcard chapters/*/*.ipynb chapters/*/*.md convlib/*.py convlib/*/*.py _ext/*.py)
 
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	-p no:randomly -n 2 --dist loadscope
 
-.PHONY: book test execute bench serve clean distclean lint
+.PHONY: book test execute bench lab serve clean distclean lint
 
 book: $(HTML)/index.html
 	@echo "Book: $(CURDIR)/$(HTML)/index.html"
@@ -41,6 +41,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/zizmor --offline --min-severity high .github/workflows
 
 # Every gate: lint and types, unit tests and doctests, notebook hygiene, nbval, the strict build, site checks.
 test: lint
@@ -57,6 +59,11 @@ execute: $(STAMP)
 # The benchmark (not a test): times every algorithm and its peers, writes benchmarks/. Run it on a quiet machine.
 bench: $(STAMP)
 	$(PY) tools/bench.py
+
+# JupyterLab from .venv, opened on the chapters (the kernel sees convlib and every pinned tool).
+# Jupyter refuses to run as root unless told; containers and CI machines often are root.
+lab: $(STAMP)
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) chapters
 
 serve: $(HTML)/index.html
 	@echo "Serving http://127.0.0.1:$(PORT)/ (Ctrl-C to stop)"

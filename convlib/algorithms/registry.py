@@ -153,10 +153,10 @@ def _auto(x: torch.Tensor, weight: torch.Tensor, geometry: Geometry) -> torch.Te
 
 def _auto_transpose(x: torch.Tensor, weight: torch.Tensor, size: Sequence[int], geometry: Geometry) -> torch.Tensor:
     """``"auto"`` 's ``conv^T``: :func:`choose_method` on the correlation that the generic route runs."""
-    dilated = _dilated(weight, geometry.dilation)
-    x_shape = (*x.shape[:2], *(i + k - 1 for i, k in zip(size, dilated[2:])))  # spread, padded by reach per side
-    name = choose_method(x_shape, (weight.shape[1] * geometry.groups, weight.shape[0] // geometry.groups, *dilated[2:]),
-                         (1,) * len(size))  # fmt: skip
+    kernel = _dilated(weight, geometry.dilation)[2:]
+    x_shape = (*x.shape[:2], *(i + k - 1 for i, k in zip(size, kernel)))  # spread, padded by reach per side
+    w_shape = (weight.shape[1] * geometry.groups, weight.shape[0] // geometry.groups, *kernel)  # flipped and swapped
+    name = choose_method(x_shape, w_shape, (1,) * len(size))
     return FAST[name].transpose(x, weight, size, geometry)
 
 
