@@ -8,6 +8,7 @@ Modules, one concept each:
 - ``functional``: the public ops, mirroring ``torch.nn.functional``; ``nn``: the layer modules.
 - ``pooling``, ``folding``: pooling, and ``unfold``/``fold``.
 - ``shapes``: output sizes; ``receptive_field``: what each unit of a network sees.
+- ``linear_map``: a convolution written out as its (sparse, block Toeplitz) matrix, for small cases.
 - ``algorithms``: the convolution algorithms behind ``method=`` (``loops``, ``im2col``, ``fft``,
   ``winograd``), their shared grid helpers, the adjoint maps and the hand-written backward, the
   method registry with the ``"auto"`` rule, and one private module of speed tuning.
