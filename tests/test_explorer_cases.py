@@ -12,7 +12,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from convlib.course.animation import COLORS
 from convlib.course.explorer import GRID, explorer_geometry, golden_case, golden_cases
+from convlib.course.player import DARK_COLORS
+from tests.notebooks import ROOT
 
 CASES = golden_cases()
 
@@ -87,3 +90,17 @@ def test_bad_arguments_name_them(kwargs: dict, message: str) -> None:
         explorer_geometry(**args)
     with pytest.raises(ValueError, match="misses the keys"):
         golden_cases({key: GRID[key] for key in list(GRID)[:-1]})
+
+
+def css_palette(css: str, selector: str) -> dict[str, str]:
+    block = css[css.index(selector) :]
+    block = block[: block.index("}")]
+    return dict(re.findall(r"--cx-([a-z]+):\s*(#[0-9a-f]{6})", block))
+
+
+def test_the_explorer_uses_the_course_palettes() -> None:
+    """The explorer page draws in the figure's colours, and on a dark page in the player's dark ones."""
+    css = (ROOT / "explorer" / "explorer.html").read_text(encoding="utf-8")
+    light, dark = css_palette(css, ".cx {"), css_palette(css, 'html[data-theme="dark"] .cx {')
+    assert {k: light[k] for k in COLORS} == COLORS
+    assert dark == DARK_COLORS | {"err": dark["err"]}
