@@ -5,7 +5,7 @@ settings each in a fresh page load from its URL fragment, all of
 :func:`convlib.course.explorer.golden_cases` by changing the fragment of one page, as a reader who edits
 the address does. For every case it reads what the page displays (``data-output-size`` and the other
 ``data-*`` attributes of the result, the message, the formula and the torch call) and the test compares
-with convlib. Run after ``jupyter-book build``; with CONVLIB_REQUIRE_SITE=1 a missing build fails.
+with convlib, and the output values of "numbers in the cells" with torch's. Run after ``jupyter-book build``; with CONVLIB_REQUIRE_SITE=1 a missing build fails.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import re
 import subprocess
 
 import pytest
+import torch
+import torch.nn.functional as F
 
 from convlib.course.explorer import GoldenCase, golden_cases
 from tests.browser import chromium
@@ -51,7 +53,8 @@ var PAGE = %(page)s, CASES = %(cases)s, FRESH = %(fresh)s, out = document.getEle
 var result = {fresh: [], cases: []};
 function read(doc) {
   var r = doc.querySelector(".cx-result"), m = doc.querySelector(".cx-message"), a = {};
-  ["data-output-size", "data-error", "data-canvas-size", "data-kinds", "data-taps", "data-step", "data-step-taps"]
+  ["data-output-size", "data-error", "data-canvas-size", "data-kinds", "data-taps", "data-values", "data-step",
+   "data-step-taps"]
     .forEach(function (n) { a[n] = r.getAttribute(n); });
   a.message = m.hidden ? "" : m.textContent;
   a.formula = doc.querySelector(".cx-formula").textContent;
@@ -87,6 +90,22 @@ FRESH.forEach(function (frag, n) {
 });
 </script>
 """
+
+
+def numbers_in_the_cells(case: GoldenCase) -> list[int]:
+    """The output values that the page's "numbers in the cells" shows, computed by torch from the same input
+    and kernel: input cell n (row-major) holds (5n + 2) mod 7 - 3, kernel entry m holds (3m + 1) mod 5 - 2."""
+    q = {key: int(v) for key, v in (pair.split("=") for pair in case.fragment.split("&")) if key != "op"}
+    dim, i, k = q["dim"], q["i"], q["k"]
+    x = ((torch.arange(i**dim) * 5 + 2) % 7 - 3).double().view(1, 1, *[i] * dim)  # (N, C, L) or (N, C, H, W)
+    w = ((torch.arange(k**dim) * 3 + 1) % 5 - 2).double().view(1, 1, *[k] * dim)  # (C_out, C_in, k...) or transposed
+    args = {"stride": q["s"], "padding": q["p"], "dilation": q["d"]}
+    if "op=transpose" in case.fragment:
+        fn = F.conv_transpose1d if dim == 1 else F.conv_transpose2d
+        y = fn(x, w, output_padding=q["op_pad"], **args)
+    else:
+        y = (F.conv1d if dim == 1 else F.conv2d)(x, w, **args)
+    return [round(v) for v in y.flatten().tolist()]
 
 
 def step_of(case: GoldenCase) -> int:
@@ -132,6 +151,7 @@ def test_the_page_matches_convlib(shown: dict, n: int) -> None:
     assert got["data-taps"] == ";".join(",".join(map(str, taps)) for taps in case.taps)
     assert got["data-step"] == str(step_of(case))
     assert got["data-step-taps"] == ",".join(map(str, case.taps[step_of(case)]))
+    assert got["data-values"] == ",".join(str(v) for v in numbers_in_the_cells(case)), "the output values"
     side = case.output_size.split("x")[0]
     assert got["formula"].endswith(f"= {side}"), got["formula"]
     transposed, dim = "op=transpose" in case.fragment, 1 if "dim=1" in case.fragment else 2

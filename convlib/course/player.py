@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from convlib.course.animation import COLORS, MAX_FRAMES, NAMES, TAP_ALPHA, Canvas, cell_kinds, frames, panel_labels
 
-#: The player's colours on a dark page (the book's dark mode, JupyterLab's dark theme): the same hues as
-#: :data:`~convlib.course.animation.COLORS`, darker fills, a light kernel and light text. The explorer page uses
-#: both palettes too (tests/test_explorer_cases.py checks).
+#: The player's colours on a dark page, in the book's dark mode or JupyterLab's dark theme. They keep the hues of
+#: :data:`~convlib.course.animation.COLORS`, with darker fills, a light kernel and light text. The explorer page
+#: uses both palettes too (tests/test_explorer_cases.py checks).
 DARK_COLORS = {"i": "#2f6690", "u": "#9a5b1f", "p": "#22272e", "z": "#3b424c", "tap": "#ffd166", "edge": "#7d8590",
                "done": "#2c5e38", "now": "#3d9b55", "todo": "#22272e", "text": "#e6edf3"}  # fmt: skip
 LIGHT_TEXT = "#333333"
