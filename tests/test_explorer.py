@@ -5,7 +5,9 @@ settings each in a fresh page load from its URL fragment, all of
 :func:`convlib.course.explorer.golden_cases` by changing the fragment of one page, as a reader who edits
 the address does. For every case it reads what the page displays (``data-output-size`` and the other
 ``data-*`` attributes of the result, the message, the formula and the torch call) and the test compares
-with convlib, and the output values of "numbers in the cells" with torch's. Run after ``jupyter-book build``; with CONVLIB_REQUIRE_SITE=1 a missing build fails.
+with convlib, and the output values of "numbers in the cells" with torch's. One more page plays a reader's
+session: edit the form, play, drag the slider. Run after ``jupyter-book build``; with CONVLIB_REQUIRE_SITE=1
+a missing build fails. The page is inline, so the test needs no server and no network.
 """
 
 from __future__ import annotations
@@ -81,11 +83,29 @@ function next(f, n, end) {
   });
   f.contentWindow.location.hash = CASES[n];
 }
+// A reader's session: change the stride in the form, press play, wait, then drag the slider to step 2.
+function interact(done) {
+  frame(PAGE + "#op=conv&dim=1&i=9&k=3&s=1&p=0&d=1&t=0", function (f) {
+    var doc = f.contentDocument, form = doc.querySelector(".cx-controls"), r = doc.querySelector(".cx-result");
+    var s = [];
+    form.elements.s.value = "2"; form.dispatchEvent(new Event("input", {bubbles: true}));
+    s.push({size: r.getAttribute("data-output-size"), hash: f.contentWindow.location.hash,
+            button: doc.querySelector(".cx-player button").textContent});
+    setTimeout(function () {
+      s.push({step: r.getAttribute("data-step")});
+      var bar = doc.querySelector(".cx-player input");
+      bar.value = "1"; bar.dispatchEvent(new Event("input", {bubbles: true}));
+      s.push({step: r.getAttribute("data-step"), hash: f.contentWindow.location.hash,
+              button: doc.querySelector(".cx-player button").textContent});
+      result.session = s; f.remove(); done();
+    }, 1500);
+  });
+}
 var left = FRESH.length;
 FRESH.forEach(function (frag, n) {
   frame(PAGE + (frag ? "#" + frag : ""), function (f) {
     result.fresh[n] = read(f.contentDocument);
-    if (--left === 0) chunk(0);
+    if (--left === 0) interact(function () { chunk(0); });
   });
 });
 </script>
@@ -165,6 +185,15 @@ def test_a_link_reproduces_the_view(shown: dict, n: int) -> None:
     got = shown["fresh"][n]
     assert got["data-output-size"] == FRESH_SIZES[n]
     assert FRESH_MESSAGES[n] in got["message"] and (got["message"] == "") == (FRESH_MESSAGES[n] == "")
+
+
+def test_a_reader_session(shown: dict) -> None:
+    """Editing the form redraws at once and plays; the slider pauses; both write the view into the address."""
+    edited, playing, scrubbed = shown["session"]
+    assert edited["size"] == "4"  # i=9, k=3, s=2: floor(6/2) + 1
+    assert edited["hash"] == "#op=conv&dim=1&i=9&k=3&s=2&p=0&d=1" and edited["button"] == "pause"
+    assert int(playing["step"]) >= 1, "the animation did not advance while playing"
+    assert scrubbed == {"step": "1", "hash": "#op=conv&dim=1&i=9&k=3&s=2&p=0&d=1&t=1", "button": "play"}
 
 
 def test_the_page_fits_a_390_px_screen(shown: dict) -> None:
