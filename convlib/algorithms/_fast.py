@@ -12,7 +12,7 @@ What is tuned, and why (measured on a 2-core x86 CPU):
   operating system when freed, and costs a page fault per 4 KiB when touched again, on every call.
   The padded input, the patch matrix and the spectrum products go into per-thread buffers instead,
   kept up to :data:`SCRATCH_BYTES` in all; a larger temporary is allocated for one call and freed.
-- **The batch in chunks** (:func:`_chunks`): the patch matrix of a few images at a time, so it fits in
+- **The batch in chunks** (``_chunks``): the patch matrix of a few images at a time, so it fits in
   the kept buffers, and is still warm in cache when the matrix product reads it.
 - **One copy per thread** (:func:`copies`): with fewer matrix products than threads, each thread
   gets its own copy of the patches and a slice of the output channels, so that no thread reads what
@@ -38,7 +38,8 @@ from convlib.algorithms.adjoint import conv_transpose
 from convlib.algorithms.fft import fast_size
 from convlib.algorithms.grid import Padding, col2im, patches, spread, trailing
 
-SCRATCH_BYTES = 16 << 20  # buffers kept between calls, per thread, in all
+#: The bytes of buffers kept between calls, per thread, in all.
+SCRATCH_BYTES = 16 << 20
 DUPLICATE_BYTES = 8 << 20  # copies() duplicates patch matrices only up to this size in all
 _workspace = threading.local()  # per thread: {(slot, device, dtype): buffer}, filled on first use
 
@@ -126,7 +127,7 @@ def copies(products: int, rows: int, cols_bytes: int, device: torch.device) -> i
         device: where the work runs; a GPU gains nothing from copies.
 
     Returns:
-        the number of copies (1: no duplication).
+        the number of copies, 1 for no duplication.
 
     Shapes:
         scalars.

@@ -24,6 +24,7 @@ from convlib.algorithms import _fast, fft, im2col, loops, winograd
 from convlib.algorithms.adjoint import Correlate, conv_transpose
 from convlib.shapes import conv_size
 
+#: The names ``method=`` accepts, ``"auto"`` first.
 METHODS = ("auto", "loops", "im2col", "fft", "winograd")
 
 # Fitted by tools/bench.py (benchmarks/auto_cost.json). Copying one entry of the patch matrix costs
@@ -160,6 +161,7 @@ def _auto_transpose(x: torch.Tensor, weight: torch.Tensor, size: Sequence[int], 
     return FAST[name].transpose(x, weight, size, geometry)
 
 
+#: The readable version of each algorithm, by name; ``"winograd"`` falls back to im2col where F(2, 3) does not apply.
 PLAIN: dict[str, Method] = {
     "loops": Method.generic(loops.correlate),
     "im2col": Method.generic(im2col.correlate),
@@ -167,6 +169,7 @@ PLAIN: dict[str, Method] = {
     "winograd": Method.generic(_winograd_or(im2col.correlate)),
 }
 
+#: What the ops run, by ``method=`` name: the tuned im2col and FFT, the plain rest, and ``"auto"``.
 FAST: dict[str, Method] = {
     **PLAIN,
     "im2col": Method(_fast.im2col_correlate, _fast.im2col_transpose),

@@ -27,9 +27,11 @@ import torch
 from convlib._validate import Geometry
 from convlib.algorithms.grid import pad
 
-#: Lavin & Gray's F(2, 3) matrices: input transform B^T (4x4), kernel transform G (4x3), output transform A^T (2x4).
+#: Lavin & Gray's F(2, 3) input transform ``B^T`` (4x4).
 BT = ((1.0, 0.0, -1.0, 0.0), (0.0, 1.0, 1.0, 0.0), (0.0, -1.0, 1.0, 0.0), (0.0, 1.0, 0.0, -1.0))
+#: Lavin & Gray's F(2, 3) kernel transform ``G`` (4x3).
 G = ((1.0, 0.0, 0.0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0.0, 0.0, 1.0))
+#: Lavin & Gray's F(2, 3) output transform ``A^T`` (2x4).
 AT = ((1.0, 1.0, 1.0, 0.0), (0.0, 1.0, -1.0, -1.0))
 
 

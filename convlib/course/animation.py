@@ -24,8 +24,8 @@ from convlib import _validate as check
 from convlib.shapes import conv_output_size, conv_transpose_output_size
 
 Pair = tuple[int, int]
-#: Colours of the figure and the player. Canvas kinds: i input, u input never read, p padding,
-#: z zero inserted between input cells (transposed only).
+#: Colours of the figure and the player, by canvas kind (i input, u input never read, p padding,
+#: z zero inserted between input cells, transposed only) and for the kernel and the output.
 COLORS = {"i": "#9ecae1", "u": "#fdae6b", "p": "#ffffff", "z": "#e5e5e5", "tap": "#08306b",
           "edge": "#969696", "done": "#a1d99b", "now": "#31a354", "todo": "#ffffff"}  # fmt: skip
 TAP_ALPHA = 0.6  # the kernel is see-through, so the kind of cell under each tap stays visible
@@ -262,7 +262,7 @@ def plot_frames(geom: Canvas, steps: list[int] | None = None, size: float = 2.4)
         size: height of a panel in inches; its width follows the grids' aspect ratio.
 
     Returns:
-        the figure: one panel per step and a legend of the cell colours.
+        the figure, with one panel per step and a legend of the cell colours.
 
     Raises:
         ValueError: an empty ``steps``, or a step outside ``0 .. len(frames(geom)) - 1``.

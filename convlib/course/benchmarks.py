@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-#: Where the benchmark writes: the repository's ``benchmarks/`` (convlib is installed editable from it).
+#: Where the benchmark writes, the repository's ``benchmarks/`` (convlib is installed editable from it).
 FOLDER = Path(__file__).resolve().parents[2] / "benchmarks"
 MARKER = "<!-- shown from benchmarks/conv_benchmark.md -->"
 
@@ -82,7 +82,7 @@ def load(folder: Path | None = None) -> dict[str, Any]:
         folder: where the data is; the repository's ``benchmarks/`` by default.
 
     Returns:
-        the run as plain data: ``machine``, ``rows``, ``long``, ``sweep``, ``crossover``, ``grouped``,
+        the run as plain data, with the keys ``machine``, ``rows``, ``long``, ``sweep``, ``crossover``, ``grouped``,
         ``regret`` and ``summary``.
 
     Shapes:

@@ -32,7 +32,7 @@ STYLE: dict[str, Any] = {
     "font.size": 9,
 }
 
-#: Fixed print precision: a change in the 5th decimal must not flip a stored output.
+#: Fixed print precision, so that a change in the 5th decimal cannot flip a stored output.
 PRINT_PRECISION = 4
 
 

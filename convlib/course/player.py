@@ -15,13 +15,32 @@ from dataclasses import dataclass
 
 from convlib.course.animation import COLORS, MAX_FRAMES, NAMES, TAP_ALPHA, Canvas, cell_kinds, frames, panel_labels
 
+#: The player's colours on a dark page, in the book's dark mode or JupyterLab's dark theme. They keep the hues of
+#: :data:`~convlib.course.animation.COLORS`, with darker fills, a light kernel and light text. The explorer page
+#: uses both palettes too (tests/test_explorer_cases.py checks).
+DARK_COLORS = {"i": "#2f6690", "u": "#9a5b1f", "p": "#22272e", "z": "#3b424c", "tap": "#ffd166", "edge": "#7d8590",
+               "done": "#2c5e38", "now": "#3d9b55", "todo": "#22272e", "text": "#e6edf3"}  # fmt: skip
+LIGHT_TEXT = "#333333"
+# On a dark page the Sphinx theme puts HTML outputs on a light card; the player draws its own dark cells instead.
+_CARD = (
+    'html[data-theme="dark"] .bd-content div.cell_output .text_html:has(> div[data-convlib-anim])'
+    "{background-color:transparent;color:inherit;padding:0}"
+)
+
 # The player starts every animation on the page that has not started yet (so an animation shown twice,
-# with the same id, still works) and draws the JSON frames of each on its canvas.
+# with the same id, still works) and draws the JSON frames of each on its canvas, in the page's colours:
+# dark where the book's theme (data-theme on <html>) or JupyterLab (data-jp-theme-light on <body>) is dark,
+# redrawn when the reader switches.
 _PLAYER = """(function () {
   var still = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  function dark() {
+    var b = document.body;
+    return document.documentElement.getAttribute("data-theme") === "dark" ||
+      (b !== null && b.getAttribute("data-jp-theme-light") === "false");
+  }
   document.querySelectorAll("div[data-convlib-anim]:not([data-ready])").forEach(function (root) {
     root.setAttribute("data-ready", "1");
-    var D = JSON.parse(root.querySelector("script[type='application/json']").textContent), K = D.colors;
+    var D = JSON.parse(root.querySelector("script[type='application/json']").textContent), K = D.colors.light;
     var cv = root.querySelector("canvas"), g = cv.getContext("2d"), C = D.cell, top = 18, H = D.canvas[0];
     var btn = root.querySelector("button"), bar = root.querySelector("input"), note = root.querySelector("span");
     var W = D.canvas[1], w = D.out[1], n = D.frames.length, dpr = window.devicePixelRatio || 1;
@@ -33,8 +52,12 @@ _PLAYER = """(function () {
     }
     function draw(t) {
       var f = D.frames[t], done = {}, r0 = H, c0 = W, r1 = 0, c1 = 0, q, o;
+      K = dark() ? D.colors.dark : D.colors.light;
+      root.querySelectorAll("[data-kind]").forEach(function (s) {
+        s.style.background = K[s.getAttribute("data-kind")];
+      });
       for (q = 0; q < t; q++) done[D.frames[q][0]] = 1;
-      g.clearRect(0, 0, D.size[0], D.size[1]); g.fillStyle = "#333"; g.font = "12px sans-serif";
+      g.clearRect(0, 0, D.size[0], D.size[1]); g.fillStyle = K.text; g.font = "12px sans-serif";
       g.fillText(D.labels[0], 0, 12); g.fillText(D.labels[1], ox, oy - 6);
       for (q = 0; q < H * W; q++) cell(q % W * C, top + Math.floor(q / W) * C, K[D.kinds[q]], /[pz]/.test(D.kinds[q]));
       g.globalAlpha = D.alpha; g.fillStyle = K.tap;
@@ -54,6 +77,8 @@ _PLAYER = """(function () {
     function pause() { clearInterval(timer); timer = null; btn.textContent = "play"; }
     btn.onclick = function () { if (timer) pause(); else play(); };
     bar.oninput = function () { pause(); cur = +bar.value; draw(cur); };
+    new MutationObserver(function () { draw(cur); }).observe(document.documentElement,
+      {attributes: true, attributeFilter: ["data-theme"]});
     draw(0); if (!still) play();
   });
 })();"""
@@ -74,9 +99,10 @@ class Animation:
         return f"Animation({self.description}; {self.n_frames} frames, {len(self.html.encode())} bytes)"
 
 
-def _swatch(color: str, name: str, opacity: float = 1.0) -> str:
-    box = f"display:inline-block;width:0.9em;height:0.9em;background:{color};opacity:{opacity}"
-    return f'<span style="{box};border:1px solid #969696;vertical-align:middle"></span> {name}'
+def _swatch(kind: str, name: str, opacity: float = 1.0) -> str:
+    """A legend entry in the light colours; the player recolours it (``data-kind``) on a dark page."""
+    box = f"display:inline-block;width:0.9em;height:0.9em;background:{COLORS[kind]};opacity:{opacity}"
+    return f'<span data-kind="{kind}" style="{box};border:1px solid #969696;vertical-align:middle"></span> {name}'
 
 
 def animate(geom: Canvas, interval_ms: int = 700) -> Animation:
@@ -84,8 +110,9 @@ def animate(geom: Canvas, interval_ms: int = 700) -> Animation:
 
     The player is inline (no external script, no network): it draws JSON frame data on a ``<canvas>``,
     plays on load (unless the reader prefers reduced motion), has play/pause and a step slider, and
-    writes the step shown into ``data-frame``. Ids are a hash of the data, so equal arguments give
-    byte-identical HTML.
+    writes the step shown into ``data-frame``. Its colours follow the page: :data:`DARK_COLORS` where the
+    book's theme or JupyterLab is dark, the figure's otherwise. Ids are a hash of the data, so equal
+    arguments give byte-identical HTML.
 
     Args:
         geom: the geometry, with at most ``MAX_FRAMES`` output cells.
@@ -113,16 +140,17 @@ def animate(geom: Canvas, interval_ms: int = 700) -> Animation:
     cell = max(8, min(26, 600 // (W + w + 2)))  # pixels per cell: a big grid shrinks to about 600 px
     size = [(W + w + 2) * cell, 18 + max(H, h) * cell + 2]
     data = json.dumps({
-        "canvas": [H, W], "out": [h, w], "kinds": "".join(kinds), "colors": COLORS, "alpha": TAP_ALPHA,
+        "canvas": [H, W], "out": [h, w], "kinds": "".join(kinds), "alpha": TAP_ALPHA,
+        "colors": {"light": COLORS | {"text": LIGHT_TEXT}, "dark": DARK_COLORS},
         "cell": cell, "size": size, "interval": interval_ms, "labels": panel_labels(geom),
         "frames": [[f.output[0] * w + f.output[1], [r * W + c for r, c in f.taps]] for f in steps],
     }, separators=(",", ":"), sort_keys=True)  # fmt: skip
     uid, desc = hashlib.sha1(data.encode()).hexdigest()[:12], html.escape(geom.describe())
-    legend = [_swatch(COLORS[k], name) for k, name in NAMES.items() if k in "".join(kinds)]
+    legend = [_swatch(k, name) for k, name in NAMES.items() if k in "".join(kinds)]
     legend += [
-        _swatch(COLORS["tap"], "kernel taps", TAP_ALPHA),
-        _swatch(COLORS["done"], "output written"),
-        _swatch(COLORS["now"], "output now"),
+        _swatch("tap", "kernel taps", TAP_ALPHA),
+        _swatch("done", "output written"),
+        _swatch("now", "output now"),
     ]
     markup = (
         f'<div id="convlib-anim-{uid}" data-convlib-anim="{uid}" data-frame="0" data-frames="{n}" '
@@ -130,8 +158,9 @@ def animate(geom: Canvas, interval_ms: int = 700) -> Animation:
         f'style="width:{size[0]}px;max-width:100%;height:auto" role="img" aria-label="{desc}"></canvas>\n'
         f'<div><button type="button">play</button> <input type="range" min="0" max="{n - 1}" value="0" '
         f'aria-label="step" style="vertical-align:middle;width:12em"> <span>step 1 / {n}</span></div>\n'
-        f'<div style="color:#555">{desc}<br>{" &nbsp; ".join(legend)}</div>\n'
+        f'<div><span style="opacity:0.8">{desc}</span><br>{" &nbsp; ".join(legend)}</div>\n'
         "<noscript>This animation needs JavaScript; the figure next to it shows its key steps.</noscript>\n"
-        f'<script type="application/json">{data}</script>\n</div>\n<script>\n{_PLAYER}\n</script>\n'
+        f'<script type="application/json">{data}</script>\n</div>\n'
+        f"<style>{_CARD}</style>\n<script>\n{_PLAYER}\n</script>\n"
     )
     return Animation(markup, geom.describe(), n)

@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
-#: Diverging colormap for signed values: blue negative, white zero, red positive.
+#: Diverging colormap for signed values (blue negative, white zero, red positive).
 SIGNED_CMAP = "RdBu_r"
 
 ArrayLike = torch.Tensor | np.ndarray
