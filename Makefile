@@ -17,7 +17,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # Everything the built book depends on; a second `make book` with none of them changed does nothing.
 # convlib's source is shown in the chapters ({literalinclude}); _ext/ is the book's own Sphinx extension.
 BOOK_SOURCES := _config.yml _toc.yml references.bib $(wildcard *.md) \
-	$(wildcard chapters/*/*.ipynb chapters/*/*.md convlib/*.py convlib/*/*.py _ext/*.py)
+	$(wildcard chapters/*/*.ipynb chapters/*/*.md convlib/*.py convlib/*/*.py _ext/*.py api/*.md explorer/* _static/*)
 
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	-p no:randomly -n 2 --dist loadscope
@@ -46,11 +46,12 @@ lint: $(STAMP)
 
 # Every gate: lint and types, unit tests and doctests, notebook hygiene, nbval, the strict build, site checks.
 test: lint
-	$(PY) -m pytest -n 2 --dist worksteal --durations=15 --doctest-modules --ignore=tests/test_site.py tests convlib
+	$(PY) -m pytest -n 2 --dist worksteal --durations=15 --doctest-modules \
+		--ignore=tests/test_site.py --ignore=tests/test_explorer.py tests convlib
 	$(PY) -m pytest $(NBVAL_FLAGS) chapters; status=$$?; \
 		if [ $$status -eq 5 ]; then echo "nbval: no notebooks to validate"; elif [ $$status -ne 0 ]; then exit $$status; fi
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
-	CONVLIB_REQUIRE_SITE=1 $(PY) -m pytest tests/test_site.py
+	CONVLIB_REQUIRE_SITE=1 $(PY) -m pytest tests/test_site.py tests/test_explorer.py
 
 # Re-execute every notebook (or one: make execute NB=chapters/02-convolution-layer/02-convolution-layer.ipynb).
 execute: $(STAMP)
