@@ -26,7 +26,8 @@ def test_show_positive_log_scale_masks_zeros_and_spans_the_counts() -> None:
     counts = torch.tensor([[0.0, 1.0], [10.0, 1000.0]])
     im = show_positive(counts, log=True, colorbar=True)
     assert isinstance(im.norm, matplotlib.colors.LogNorm)
-    assert (im.norm.vmin, im.norm.vmax) == (1.0, 1000.0)
+    assert (im.norm.vmin, im.norm.vmax) == (0.5, 1000.0)
+    assert im.norm(1.0) > 0.05, "a count of 1 must not look like an empty cell"
     assert np.ma.is_masked(im.get_array()[0, 0]) and not np.ma.is_masked(im.get_array()[1, 1])
     assert len(im.axes.figure.axes) == 2, "the colour bar is a second axes"
     plt.close("all")

@@ -150,7 +150,8 @@ def show_positive(
         vmax: upper colour limit; ``None`` uses ``max x``.
         annotate: write each value in its cell (for small matrices).
         fmt: format of the annotations.
-        log: logarithmic colour scale from 1 to ``vmax`` (for counts spanning decades); zeros stay white.
+        log: logarithmic colour scale from 0.5 to ``vmax`` (for counts spanning decades), so that a count
+            of 1 is visibly coloured; values below 0.5 (zeros) stay white.
         colorbar: add a colour bar beside the panel.
 
     Returns:
@@ -175,8 +176,8 @@ def show_positive(
     if title:
         ax.set_title(title)
     if log:
-        norm = LogNorm(vmin=1.0, vmax=max(top, 1.0 + 1e-9))
-        im = ax.imshow(np.ma.masked_less(a, 1.0), cmap=POSITIVE_CMAP, norm=norm, interpolation="nearest")
+        norm = LogNorm(vmin=0.5, vmax=max(top, 1.0))
+        im = ax.imshow(np.ma.masked_less(a, 0.5), cmap=POSITIVE_CMAP, norm=norm, interpolation="nearest")
     else:
         im = ax.imshow(a, cmap=POSITIVE_CMAP, vmin=0.0, vmax=top, interpolation="nearest")
     if annotate:
