@@ -101,3 +101,59 @@ def test_nbval_fails_when_a_stored_output_changes(tmp_path: Path) -> None:
     run = nbval(changed)
     assert run.returncode == 1, run.stdout[-2000:]
     assert "1 failed" in run.stdout
+
+
+def test_check_passes_a_deterministic_notebook_and_never_writes(tmp_path: Path, capsys) -> None:
+    code = (
+        "import numpy as np\nimport matplotlib.pyplot as plt\nfrom convlib.course.notebook import setup\nsetup(0)",
+        "print(np.random.rand(3).round(4))",
+        "fig, ax = plt.subplots(figsize=(2, 2)); ax.plot([0, 1], [1, 0]); plt.show()",
+    )
+    path = make_notebook(tmp_path / "seeded.ipynb", *code)
+    assert execute(path).ok  # commit it as the executor writes it
+    committed = path.read_bytes()
+    stat = path.stat()
+    assert main(["--check", str(path)]) == 0
+    assert path.read_bytes() == committed and path.stat().st_mtime_ns == stat.st_mtime_ns, "--check never writes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["seeded.ipynb"], "no temp files left behind"
+    assert "1 identical, 0 differ" in capsys.readouterr().out
+
+
+def test_check_fails_on_unseeded_random_output_and_names_the_cell(tmp_path: Path, capsys) -> None:
+    path = make_notebook(tmp_path / "unseeded.ipynb", "x = 1", "import random\nprint(random.random())")
+    assert execute(path).ok
+    committed = path.read_bytes()
+    assert main(["--check", str(path)]) == 1
+    assert path.read_bytes() == committed, "a failing check must leave the committed notebook untouched"
+    err = capsys.readouterr().err
+    assert "unseeded.ipynb differs" in err
+    assert "cell 1, output 0 (stream): line 1:" in err, err
+    assert "cell 0" not in err, "the deterministic cell must not be reported"
+
+
+def test_check_reports_a_drifting_image(tmp_path: Path, capsys) -> None:
+    """The class of drift nbval misses: same text, different PNG bytes."""
+    code = (
+        "import numpy as np\nimport matplotlib.pyplot as plt\nfrom convlib.course.notebook import setup\nsetup(0)",
+        "rng = np.random.default_rng()  # unseeded on purpose\n"
+        "fig, ax = plt.subplots(figsize=(2, 2)); ax.imshow(rng.random((8, 8))); plt.show()",
+    )
+    path = make_notebook(tmp_path / "image.ipynb", *code)
+    assert execute(path).ok
+    assert main(["--check", str(path)]) == 1
+    assert "cell 1, output 0 (display_data): data differs in image/png" in capsys.readouterr().err
+
+
+def test_check_fails_on_a_notebook_that_does_not_run(tmp_path: Path, capsys) -> None:
+    path = make_notebook(tmp_path / "broken.ipynb", "1 / 0")
+    before = path.read_bytes()
+    assert main(["--check", str(path)]) == 1
+    assert path.read_bytes() == before
+    assert "ZeroDivisionError" in capsys.readouterr().err
+
+
+def test_check_flags_a_committed_file_that_was_never_normalised(tmp_path: Path, capsys) -> None:
+    """A notebook saved by hand (stale outputs, no execution) is not what the executor produces."""
+    path = make_notebook(tmp_path / "stale.ipynb", "print(2 + 2)")
+    assert main(["--check", str(path)]) == 1
+    assert "cell 0: execution_count differs" in capsys.readouterr().err

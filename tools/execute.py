@@ -1,4 +1,4 @@
-"""Safe notebook executor: ``python tools/execute.py [NOTEBOOK ...]``.
+"""Safe notebook executor: ``python tools/execute.py [--check] [NOTEBOOK ...]``.
 
 papermill never writes in place here. Each notebook runs into a temporary file, with kernel
 ``python3`` and the notebook's own folder as working directory. Only if every cell succeeds is the
@@ -6,6 +6,12 @@ result normalised (papermill's bookkeeping and timing metadata removed) and move
 with an atomic rename. A failure prints the notebook, cell and error, leaves the committed file
 byte-identical, and makes the exit status non-zero. Re-executing an unchanged notebook gives a
 byte-identical file, because everything that varies between runs is stripped.
+
+``--check`` is the determinism gate: it executes each notebook into a temporary copy, normalises it
+exactly as a normal run does, never touches the committed file, and exits non-zero listing every
+notebook whose bytes differ from the committed ones, with the cells and outputs that differ. It
+catches what nbval cannot: images (nbval does not compare PNGs) and any output that drifts between
+runs, as long as the committed notebook was itself produced by this executor.
 """
 
 from __future__ import annotations
@@ -107,6 +113,40 @@ def execute(path: Path, timeout: int = 600) -> Result:
     if not path.is_file():
         return Result(path, False, 0.0, 0, False, f"{path}: no such notebook")
     original = path.read_bytes()
+    text, error = run_normalised(path, timeout)
+    if text is None:
+        return Result(path, False, time.perf_counter() - start, len(original), False, error)
+    changed = text.encode() != original
+    if changed:
+        # Write next to the original, then rename: atomic on one file system.
+        staged = path.with_name(f".{path.name}.tmp")
+        staged.write_text(text, encoding="utf-8")
+        os.replace(staged, path)
+    return Result(path, True, time.perf_counter() - start, path.stat().st_size, changed)
+
+
+def run_normalised(path: Path, timeout: int = 600) -> tuple[str | None, str]:
+    """Execute ``path`` into a temporary copy and return the normalised notebook text.
+
+    The committed file is only read. Both the normal run and ``--check`` use this function, so the
+    bytes they compare are produced by exactly the same steps.
+
+    Args:
+        path: the notebook to run.
+        timeout: seconds allowed per cell.
+
+    Returns:
+        ``(text, "")`` on success, with ``text`` what the normal run would write; ``(None, error)``
+        on any failure.
+
+    Shapes:
+        not applicable.
+
+    >>> run_normalised(Path("missing.ipynb"))[0] is None
+    True
+    """
+    if not path.is_file():
+        return None, f"{path}: no such notebook"
     with tempfile.TemporaryDirectory(prefix="convlib-exec-") as tmp:
         out = Path(tmp) / path.name
         try:
@@ -115,21 +155,109 @@ def execute(path: Path, timeout: int = 600) -> Result:
                 progress_bar=False, execution_timeout=timeout,
             )  # fmt: skip
         except PapermillExecutionError as e:
-            error = f"{path}: cell {e.cell_index} (execution count {e.exec_count}) raised {e.ename}: {e.evalue}"
-            return Result(path, False, time.perf_counter() - start, len(original), False, error)
+            return None, f"{path}: cell {e.cell_index} (execution count {e.exec_count}) raised {e.ename}: {e.evalue}"
         except Exception as e:  # kernel died, timeout, invalid JSON: still never touch the original
-            error = f"{path}: execution failed: {type(e).__name__}: {e}"
-            return Result(path, False, time.perf_counter() - start, len(original), False, error)
+            return None, f"{path}: execution failed: {type(e).__name__}: {e}"
         nb = normalise(nbformat.read(out, as_version=4))
-        nbformat.validate(nb)
-        text = nbformat.writes(nb) + "\n"  # nbformat.write adds this newline too
-        changed = text.encode() != original
-        if changed:
-            # Write next to the original, then rename: atomic on one file system.
-            staged = path.with_name(f".{path.name}.tmp")
-            staged.write_text(text, encoding="utf-8")
-            os.replace(staged, path)
-    return Result(path, True, time.perf_counter() - start, path.stat().st_size, changed)
+    nbformat.validate(nb)
+    return nbformat.writes(nb) + "\n", ""  # nbformat.write adds this newline too
+
+
+@dataclass(frozen=True)
+class Check:
+    """Outcome of re-executing one notebook and comparing it with the committed bytes."""
+
+    path: Path
+    ok: bool  # executed, and byte-identical to the committed file
+    seconds: float
+    differences: tuple[str, ...] = ()  # one line per differing cell or output, or the error
+
+
+def check(path: Path, timeout: int = 600) -> Check:
+    """Re-execute ``path`` into a temporary copy and compare it byte for byte with the committed file.
+
+    Args:
+        path: the committed notebook; it is never written.
+        timeout: seconds allowed per cell.
+
+    Returns:
+        a :class:`Check`; ``differences`` names the cells and outputs that differ.
+
+    Shapes:
+        not applicable.
+
+    >>> check(Path("missing.ipynb")).ok
+    False
+    """
+    start = time.perf_counter()
+    text, error = run_normalised(path, timeout)
+    if text is None:
+        return Check(path, False, time.perf_counter() - start, (error,))
+    committed = path.read_bytes()
+    if text.encode() == committed:
+        return Check(path, True, time.perf_counter() - start)
+    differences = describe_differences(
+        nbformat.reads(committed.decode("utf-8"), as_version=4), nbformat.reads(text, as_version=4)
+    )
+    return Check(path, False, time.perf_counter() - start, tuple(differences or ["bytes differ (formatting only)"]))
+
+
+def describe_differences(old: nbformat.NotebookNode, new: nbformat.NotebookNode) -> list[str]:
+    """Name every cell, output and metadata field that differs between two versions of a notebook.
+
+    Args:
+        old: the committed notebook.
+        new: the re-executed one.
+
+    Returns:
+        one human-readable line per difference, cells numbered from 0 as in Jupyter's order.
+
+    Shapes:
+        not applicable.
+
+    >>> a = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
+    >>> b = nbformat.reads(nbformat.writes(a), as_version=4)
+    >>> b.cells[0].outputs = [nbformat.v4.new_output("stream", text="1\\n")]
+    >>> describe_differences(a, b)
+    ['cell 0: 0 outputs committed, 1 after re-execution']
+    """
+    lines = []
+    if old.metadata != new.metadata:
+        lines.append("notebook metadata differs")
+    if len(old.cells) != len(new.cells):
+        lines.append(f"{len(old.cells)} cells committed, {len(new.cells)} after re-execution")
+    for i, (a, b) in enumerate(zip(old.cells, new.cells)):
+        for field in ("source", "metadata", "execution_count"):
+            if a.get(field) != b.get(field):
+                lines.append(f"cell {i}: {field} differs")
+        outs_a, outs_b = a.get("outputs", []), b.get("outputs", [])
+        if len(outs_a) != len(outs_b):
+            lines.append(f"cell {i}: {len(outs_a)} outputs committed, {len(outs_b)} after re-execution")
+            continue
+        for j, (x, y) in enumerate(zip(outs_a, outs_b)):
+            if x != y:
+                lines.append(f"cell {i}, output {j} ({x.get('output_type')}): {_output_difference(x, y)}")
+    return lines
+
+
+def _output_difference(x: nbformat.NotebookNode, y: nbformat.NotebookNode) -> str:
+    """A one-line description of how two outputs differ: which MIME types, or the first differing line."""
+    if "text" in x and "text" in y:
+        return _first_line_difference(x["text"], y["text"])
+    data_x, data_y = x.get("data", {}), y.get("data", {})
+    changed = sorted(k for k in set(data_x) | set(data_y) if data_x.get(k) != data_y.get(k))
+    if changed == ["text/plain"]:
+        return _first_line_difference(data_x.get("text/plain", ""), data_y.get("text/plain", ""))
+    if changed:
+        return "data differs in " + ", ".join(changed)
+    return "metadata or type differs"
+
+
+def _first_line_difference(a: str, b: str) -> str:
+    for n, (p, q) in enumerate(zip(a.splitlines(), b.splitlines()), start=1):
+        if p != q:
+            return f"line {n}: {p!r} -> {q!r}"
+    return f"{len(a.splitlines())} lines committed, {len(b.splitlines())} after re-execution"
 
 
 def find_notebooks(root: Path) -> list[Path]:
@@ -155,11 +283,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python tools/execute.py", description=__doc__.split("\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: every chapter)")
     parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
+    parser.add_argument(
+        "--check", action="store_true", help="re-execute into a temporary copy; fail if any notebook's bytes drift"
+    )
     args = parser.parse_args(argv)
     paths = args.notebooks or find_notebooks(Path())  # relative paths, as the user would type them
     if not paths:
         print("no notebooks found", file=sys.stderr)
         return 1
+    if args.check:
+        return _main_check(paths, args.timeout)
     results = []
     for path in (bar := tqdm(paths, unit="nb", file=sys.stderr, dynamic_ncols=True)):
         bar.set_postfix_str(path.name)
@@ -173,6 +306,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {r.error}", file=sys.stderr)
     print(f"{len(results) - len(failures)} executed, {len(failures)} failed")
     return 1 if failures else 0
+
+
+def _main_check(paths: Sequence[Path], timeout: int) -> int:
+    """``--check``: re-execute every notebook, report which ones drift, never write."""
+    checks = []
+    for path in (bar := tqdm(paths, unit="nb", file=sys.stderr, dynamic_ncols=True)):
+        bar.set_postfix_str(path.name)
+        checks.append(check(path, timeout=timeout))
+    print(f"\n{'notebook':<60} {'status':>9} {'time':>8}")
+    for c in checks:
+        print(f"{c.path!s:<60} {'identical' if c.ok else 'DIFFERS':>9} {c.seconds:7.1f}s")
+    drifting = [c for c in checks if not c.ok]
+    for c in drifting:
+        print(f"error: {c.path} differs from a fresh execution:", file=sys.stderr)
+        for line in c.differences:
+            print(f"  {line}", file=sys.stderr)
+    print(f"{len(checks) - len(drifting)} identical, {len(drifting)} differ")
+    return 1 if drifting else 0
 
 
 if __name__ == "__main__":

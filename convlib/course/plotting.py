@@ -13,11 +13,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.axes import Axes
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
 #: Diverging colormap for signed values (blue negative, white zero, red positive).
 SIGNED_CMAP = "RdBu_r"
+#: Sequential colormap for all-positive values (counts, magnitudes, weights): white zero, dark large.
+POSITIVE_CMAP = "Reds"
 
 ArrayLike = torch.Tensor | np.ndarray
 
@@ -89,6 +92,7 @@ def show_signed(
     title: str | None = None,
     vmax: float | None = None,
     annotate: bool = False,
+    fmt: str = ".2g",
 ) -> AxesImage:
     """Show a signed 2-D map (kernel, feature map) with a symmetric diverging colormap.
 
@@ -98,6 +102,7 @@ def show_signed(
         title: optional panel title.
         vmax: colour limit; ``None`` uses ``max |x|`` so that zero is white.
         annotate: write each value in its cell (for small kernels).
+        fmt: format of the annotations, e.g. ``".2f"`` or ``"d"`` (after rounding) for integers.
 
     Returns:
         the ``AxesImage``.
@@ -120,9 +125,73 @@ def show_signed(
         ax.set_title(title)
     im = ax.imshow(a, cmap=SIGNED_CMAP, vmin=-lim, vmax=lim, interpolation="nearest")
     if annotate:
-        for (i, j), v in np.ndenumerate(a):
-            ax.text(j, i, f"{v:.2g}", ha="center", va="center", fontsize=7)
+        _annotate(ax, a, fmt, np.abs(a) > 0.6 * lim)
     return im
+
+
+def show_positive(
+    x: ArrayLike,
+    ax: Axes | None = None,
+    title: str | None = None,
+    vmax: float | None = None,
+    annotate: bool = False,
+    fmt: str = ".2g",
+    log: bool = False,
+    colorbar: bool = False,
+) -> AxesImage:
+    """Show an all-positive 2-D map (counts, magnitudes, a Toeplitz matrix) with a sequential colormap.
+
+    Zero is white and larger values darker, so the eye reads size, not sign.
+
+    Args:
+        x: the map, shape (H, W); must have no negative entries.
+        ax: axes to draw into; a new 3-inch figure if ``None``.
+        title: optional panel title.
+        vmax: upper colour limit; ``None`` uses ``max x``.
+        annotate: write each value in its cell (for small matrices).
+        fmt: format of the annotations.
+        log: logarithmic colour scale from 0.5 to ``vmax`` (for counts spanning decades), so that a count
+            of 1 is visibly coloured; values below 0.5 (zeros) stay white.
+        colorbar: add a colour bar beside the panel.
+
+    Returns:
+        the ``AxesImage``.
+
+    Shapes:
+        (H, W)
+
+    >>> im = show_positive(torch.tensor([[0.0, 2.0]])); im.get_clim(); plt.close("all")
+    (0.0, 2.0)
+    """
+    a = _to_numpy(x)
+    if a.ndim != 2:
+        raise ValueError(f"show_positive: x must be 2-D (H, W), got shape {a.shape}")
+    if (a < 0).any():
+        raise ValueError("show_positive: x has negative entries; use show_signed for signed data")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3, 3))
+    top = float(a.max()) if vmax is None else float(vmax)
+    top = top if top > 0 else 1.0
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    if log:
+        norm = LogNorm(vmin=0.5, vmax=max(top, 1.0))
+        im = ax.imshow(np.ma.masked_less(a, 0.5), cmap=POSITIVE_CMAP, norm=norm, interpolation="nearest")
+    else:
+        im = ax.imshow(a, cmap=POSITIVE_CMAP, vmin=0.0, vmax=top, interpolation="nearest")
+    if annotate:
+        _annotate(ax, a, fmt, a > 0.6 * top)
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    return im
+
+
+def _annotate(ax: Axes, a: np.ndarray, fmt: str, dark: np.ndarray) -> None:
+    """Write every value in its cell, in white on dark cells so that it stays readable."""
+    for (i, j), v in np.ndenumerate(a):
+        text = format(round(float(v)), fmt) if fmt.endswith("d") else format(v, fmt)
+        ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white" if dark[i, j] else "black")
 
 
 def show_grid(
