@@ -81,7 +81,7 @@ def mlp(hidden: int = 77, pixels: int = 28 * 28, classes: int = 10) -> nn.Sequen
 
 
 def global_pool_cnn(
-    channels: int = 32, conv: type[nn.Conv2d] = cnn.Conv2d, pool: type[nn.MaxPool2d] = cnn.MaxPool2d, classes: int = 10
+    channels: int = 16, conv: type[nn.Conv2d] = cnn.Conv2d, pool: type[nn.MaxPool2d] = cnn.MaxPool2d, classes: int = 10
 ) -> nn.Sequential:
     """Three 5×5 convolutions and a global max pool: a classifier for digits at any position.
 
