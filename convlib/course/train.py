@@ -1,0 +1,223 @@
+"""A small, deterministic training loop for the course's digit classifiers.
+
+:func:`train` runs mini-batch SGD with momentum on cross-entropy, shuffling with its own
+``torch.Generator`` so that the order of the batches depends on ``seed`` alone, and records one
+:class:`EpochStats` row per epoch. It prints that row as a line of a short table (no progress bar),
+with losses rounded to 3 decimals and accuracies as counts of correct digits, so that stored outputs
+do not depend on the last bits of a floating-point sum. :func:`evaluate`, :func:`predict` and
+:func:`confusion_matrix` measure a trained model. The model's initial weights are the caller's: seed
+before building it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from convlib.course.digits import Digits
+
+HEADER = f"{'epoch':>5} {'train loss':>10} {'train correct':>15} {'test loss':>9} {'test correct':>13}"
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """What one epoch of :func:`train` measured.
+
+    Attributes:
+        epoch: 1 for the first epoch.
+        train_loss: mean cross-entropy of the epoch's batches, each taken before its SGD step.
+        train_correct: training digits classified correctly, each counted before its SGD step.
+        test_loss: mean cross-entropy on the test set after the epoch.
+        test_correct: test digits classified correctly after the epoch.
+    """
+
+    epoch: int
+    train_loss: float
+    train_correct: int
+    test_loss: float
+    test_correct: int
+
+
+@dataclass
+class History:
+    """The per-epoch record of one :func:`train` run.
+
+    >>> h = History(n_train=10, n_test=4, epochs=[EpochStats(1, 0.5, 7, 0.25, 3)])
+    >>> h.test_accuracy
+    0.75
+    """
+
+    n_train: int
+    n_test: int
+    epochs: list[EpochStats] = field(default_factory=list)
+
+    @property
+    def test_accuracy(self) -> float:
+        """Test accuracy after the last epoch."""
+        return self.epochs[-1].test_correct / self.n_test
+
+    def row(self, stats: EpochStats) -> str:
+        """One table line: losses to 3 decimals, accuracies as counts (stable across thread counts)."""
+        return (
+            f"{stats.epoch:>5} {stats.train_loss:>10.3f} {stats.train_correct:>7}/{self.n_train:<7}"
+            f" {stats.test_loss:>9.3f} {stats.test_correct:>6}/{self.n_test:<6}"
+        )
+
+    def table(self) -> str:
+        """The whole run as the table that :func:`train` prints."""
+        return "\n".join([HEADER, *(self.row(s) for s in self.epochs)])
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """Logits of ``model`` in eval mode, computed batch by batch.
+
+    Args:
+        model: a classifier.
+        x: inputs, shape (N, ...), on any device (batches move to the model's device).
+        batch_size: inputs per forward pass.
+
+    Returns:
+        logits on the CPU, shape (N, classes).
+
+    Shapes:
+        (N, ...) -> (N, classes)
+
+    >>> predict(nn.Linear(3, 2), torch.zeros(5, 3)).shape
+    torch.Size([5, 2])
+    """
+    was_training = model.training
+    model.eval()
+    device = _device(model)
+    out = torch.cat([model(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
+    model.train(was_training)
+    return out
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> tuple[float, int]:
+    """Mean cross-entropy and number of correct predictions of ``model`` on ``(x, y)``.
+
+    Args:
+        model: a classifier.
+        x: inputs, shape (N, ...).
+        y: int64 labels, shape (N,).
+        batch_size: inputs per forward pass.
+
+    Returns:
+        ``(loss, correct)``.
+
+    Shapes:
+        (N, ...), (N,) -> (), ()
+
+    >>> model = nn.Linear(2, 2)
+    >>> with torch.no_grad(): _ = model.weight.copy_(torch.eye(2)), model.bias.zero_()
+    >>> evaluate(model, torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 0]))[1]  # predicts 0, then 1
+    1
+    """
+    logits = predict(model, x, batch_size)
+    return F.cross_entropy(logits, y.cpu()).item(), int((logits.argmax(dim=1) == y.cpu()).sum())
+
+
+def confusion_matrix(y_true: torch.Tensor, y_pred: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
+    """Count matrix whose entry (i, j) is the number of examples of class i predicted as class j.
+
+    Args:
+        y_true: int64 labels, shape (N,).
+        y_pred: int64 predictions, shape (N,).
+        num_classes: number of classes C.
+
+    Returns:
+        int64 tensor of shape (C, C); rows are true classes, columns predicted ones.
+
+    Shapes:
+        (N,), (N,) -> (C, C)
+
+    >>> confusion_matrix(torch.tensor([0, 1, 1]), torch.tensor([0, 0, 1]), num_classes=2)
+    tensor([[1, 0],
+            [1, 1]])
+    """
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ValueError(
+            f"confusion_matrix: y_true and y_pred must be 1-D of one shape, got {y_true.shape}, {y_pred.shape}"
+        )
+    flat = y_true.long() * num_classes + y_pred.long()  # (N,): the cell (true, predicted) as one index
+    return torch.bincount(flat, minlength=num_classes * num_classes).view(num_classes, num_classes)
+
+
+def train(
+    model: nn.Module,
+    data: Digits,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    log: Callable[[str], None] | None = print,
+) -> History:
+    """Train ``model`` on ``data`` with mini-batch SGD on cross-entropy, in place.
+
+    Each epoch visits the training set in a new order drawn from a private generator seeded with
+    ``seed``; the last batch of an epoch may be smaller. After each epoch the test set is evaluated.
+
+    Args:
+        model: a classifier taking (B, 1, H, W) images; its weights are trained in place.
+        data: the training and test sets.
+        epochs: passes over the training set.
+        lr: SGD learning rate.
+        batch_size: images per SGD step.
+        seed: seed of the shuffling generator (initial weights are the caller's).
+        momentum: SGD momentum.
+        weight_decay: L2 penalty, as in ``torch.optim.SGD``.
+        log: called with the table header and each epoch's row; ``None`` for silence.
+
+    Returns:
+        the :class:`History`, one row per epoch.
+
+    Shapes:
+        data.x_train (N, 1, H, W) -> model output (B, classes) per batch.
+
+    >>> d = Digits(torch.rand(8, 1, 4, 4), torch.arange(8) % 2, torch.rand(4, 1, 4, 4), torch.arange(4) % 2)
+    >>> h = train(nn.Sequential(nn.Flatten(), nn.Linear(16, 2)), d, epochs=2, lr=0.1, batch_size=4, seed=0, log=None)
+    >>> [s.epoch for s in h.epochs], h.n_train, h.n_test
+    ([1, 2], 8, 4)
+    """
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"train: {name} must be a positive int, got {value!r}")
+    if not lr > 0:
+        raise ValueError(f"train: lr must be positive, got {lr!r}")
+    device = _device(model)
+    generator = torch.Generator().manual_seed(seed)  # shuffling independent of the global RNG
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    history = History(n_train=len(data.y_train), n_test=len(data.y_test))
+    if log is not None:
+        log(HEADER)
+    for epoch in range(1, epochs + 1):
+        model.train()
+        order = torch.randperm(history.n_train, generator=generator)
+        loss_sum, correct, batches = 0.0, 0, 0
+        for start in range(0, history.n_train, batch_size):
+            idx = order[start : start + batch_size]
+            x, y = data.x_train[idx].to(device), data.y_train[idx].to(device)
+            logits = model(x)  # (B, classes)
+            loss = F.cross_entropy(logits, y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            loss_sum, batches = loss_sum + loss.item(), batches + 1
+            correct += int((logits.argmax(dim=1) == y).sum())
+        test_loss, test_correct = evaluate(model, data.x_test, data.y_test)
+        history.epochs.append(EpochStats(epoch, loss_sum / batches, correct, test_loss, test_correct))
+        if log is not None:
+            log(history.row(history.epochs[-1]))
+    return history
