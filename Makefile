@@ -44,12 +44,14 @@ lint: $(STAMP)
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(BIN)/zizmor --offline --min-severity high .github/workflows
 
-# Every gate: lint and types, unit tests and doctests, notebook hygiene, nbval, the strict build, site checks.
+# Every gate: lint and types, unit tests and doctests, notebook hygiene, nbval with 2 threads and with 1,
+# the determinism check (re-execution gives the committed bytes), the strict build, site and browser checks.
 test: lint
 	$(PY) -m pytest -n 2 --dist worksteal --durations=15 --doctest-modules \
 		--ignore=tests/test_site.py --ignore=tests/test_explorer.py tests convlib
-	$(PY) -m pytest $(NBVAL_FLAGS) chapters; status=$$?; \
-		if [ $$status -eq 5 ]; then echo "nbval: no notebooks to validate"; elif [ $$status -ne 0 ]; then exit $$status; fi
+	$(PY) -m pytest $(NBVAL_FLAGS) chapters
+	OMP_NUM_THREADS=1 $(PY) -m pytest $(NBVAL_FLAGS) chapters
+	$(PY) tools/execute.py --check
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
 	CONVLIB_REQUIRE_SITE=1 $(PY) -m pytest tests/test_site.py tests/test_explorer.py
 

@@ -52,13 +52,15 @@ def test_regret_shapes_are_fixed_and_within_budget() -> None:
 
 def test_fit_recovers_the_constants_of_a_synthetic_machine() -> None:
     # times made by the cost model itself, 2 ns per multiply-add: the fit must return its constants
-    truth = {"COPY": 30.0, "FFT_POINT": 8.0, "SPECTRAL_MAC": 50.0}
+    truth = {"COPY": 30.0, "FFT_POINT": 8.0, "SPECTRAL_MAC": 50.0, "FFT_CALL": 2e4}
     samples = []
     for dims, stride in bench.regret_shapes(12):
         padded = (dims[0], dims[1], dims[2] + 2 * (dims[4] // 2), dims[2] + 2 * (dims[4] // 2))
         terms = registry.costs(padded, (dims[3], dims[1], dims[4], dims[4]), (stride, stride))
         im2col = 2e-9 * (terms["macs"] + truth["COPY"] * terms["copy"])
-        fft = 2e-9 * (truth["FFT_POINT"] * terms["transforms"] + truth["SPECTRAL_MAC"] * terms["mixing"])
+        fft = 2e-9 * (
+            truth["FFT_POINT"] * terms["transforms"] + truth["SPECTRAL_MAC"] * terms["mixing"] + truth["FFT_CALL"]
+        )
         samples.append({"terms": terms, "times": {"im2col": im2col, "fft": fft, "auto": min(im2col, fft)}})
     fitted = bench.fit_constants(samples)
     for name, value in truth.items():

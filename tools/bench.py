@@ -310,17 +310,18 @@ def _regret(shapes: list[tuple[Shape, int]], rounds: int, min_round: float) -> l
 
 
 def fit_constants(samples: list[dict]) -> dict[str, float]:
-    """Refit ``COPY``, ``FFT_POINT`` and ``SPECTRAL_MAC`` to measured im2col and FFT times.
+    """Refit the constants of the ``"auto"`` rule to measured im2col and FFT times.
 
-    im2col's time is modelled as ``a * macs + b * copy`` and FFT's as ``c * transforms + e * mixing``
-    (non-negative least squares on relative error); the constants are in units of one multiply-add,
-    ``a``: ``COPY = b / a``, ``FFT_POINT = c / a``, ``SPECTRAL_MAC = e / a``.
+    im2col's time is modelled as ``a * macs + b * copy + c0`` and FFT's as
+    ``c * transforms + e * mixing + f0`` (non-negative least squares on relative error, ``c0`` and
+    ``f0`` the fixed cost of one call); the constants are in units of one multiply-add, ``a``:
+    ``COPY = b / a``, ``FFT_POINT = c / a``, ``SPECTRAL_MAC = e / a``, ``FFT_CALL = (f0 - c0) / a``.
 
     Args:
         samples: entries of the regret sweep, with ``times`` and the cost model's ``terms``.
 
     Returns:
-        the three constants.
+        the four constants.
 
     Shapes:
         none.
@@ -331,21 +332,23 @@ def fit_constants(samples: list[dict]) -> dict[str, float]:
         a = np.array([[s["terms"][t] / s["times"][method] for t in terms] for s in samples])
         return nnls(a, np.ones(len(samples)))[0]
 
-    (mac, copy), (point, mixing) = solve(("macs", "copy"), "im2col"), solve(("transforms", "mixing"), "fft")
-    return {"COPY": copy / mac, "FFT_POINT": point / mac, "SPECTRAL_MAC": mixing / mac}
+    (mac, copy, direct_call), (point, mixing, fft_call) = (
+        solve(("macs", "copy", "call"), "im2col"),
+        solve(("transforms", "mixing", "call"), "fft"),
+    )
+    return {
+        "COPY": copy / mac,
+        "FFT_POINT": point / mac,
+        "SPECTRAL_MAC": mixing / mac,
+        "FFT_CALL": (fft_call - direct_call) / mac,
+    }
 
 
 def regret_with(samples: list[dict], constants: dict[str, float]) -> list[float]:
     """For each shape: the measured time of the method these constants pick, over the best measured time."""
     out = []
     for s in samples:
-        t = s["terms"]
-        direct = t["macs"] + constants["COPY"] * t["copy"]
-        pick = (
-            "fft"
-            if constants["FFT_POINT"] * t["transforms"] + constants["SPECTRAL_MAC"] * t["mixing"] < direct
-            else "im2col"
-        )
+        pick = "fft" if registry.prefers_fft(s["terms"], constants) else "im2col"
         out.append(s["times"][pick] / min(v for m, v in s["times"].items() if m != "auto"))
     return out
 
@@ -380,7 +383,7 @@ def _ratio(rows: list[Row], label: str, method: str, backward: bool = False) -> 
 
 def _summary(rows: list[Row], long: list[Row], regret: list[dict], fitted: dict[str, float]) -> dict:
     """The goals of the convlib issue, as measured ratios (``None`` where a shape was not run)."""
-    in_use = {"COPY": registry.COPY, "FFT_POINT": registry.FFT_POINT, "SPECTRAL_MAC": registry.SPECTRAL_MAC}
+    in_use = registry.constants()
     as_run = [s["times"]["auto"] / min(v for m, v in s["times"].items() if m != "auto") for s in regret]
     refit = regret_with(regret, fitted)  # not run: the measured time of the method the refitted rule picks
     peer_speedup = {}
@@ -560,7 +563,7 @@ def run(quick: bool, threads: int, rounds: int, min_round: float) -> dict:
     grouped = _measure_grouped(
         {k: ((1, 8, 12, 8, 3), v[1] // 8 or 1) for k, v in GROUPED.items()} if quick else GROUPED, rounds, min_round
     )
-    regret = _regret(regret_shapes(4, budget=1e6) if quick else regret_shapes(), max(2, rounds // 3), min_round)
+    regret = _regret(regret_shapes(4, budget=1e6) if quick else regret_shapes(), max(2, rounds // 2), min_round)
     gflops = max(gflops, _sgemm_gflops(gemm, rounds, min_round))  # the ceiling: best of start and end
     result = {
         "machine": _machine(threads, gflops),

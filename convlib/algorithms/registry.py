@@ -27,12 +27,15 @@ from convlib.shapes import conv_size
 #: The names ``method=`` accepts, ``"auto"`` first.
 METHODS = ("auto", "loops", "im2col", "fft", "winograd")
 
-# Fitted by tools/bench.py (benchmarks/auto_cost.json). Copying one entry of the patch matrix costs
-# COPY units (memory-bound); an FFT FFT_POINT units per point and factor log2(points); mixing
-# channels SPECTRAL_MAC units per complex multiply-add (elementwise, also memory-bound).
-COPY = 35.0
-FFT_POINT = 10.0
-SPECTRAL_MAC = 70.0
+# Fitted by tools/bench.py (benchmarks/auto_cost.json), in units of one multiply-add of im2col's
+# matrix product. Copying one entry of the patch matrix costs COPY units (memory-bound); an FFT
+# FFT_POINT units per point and factor log2(points); mixing channels SPECTRAL_MAC units per complex
+# multiply-add (elementwise, also memory-bound); and one FFT convolution FFT_CALL units more than one
+# im2col convolution, whatever its size (more calls, more temporaries): what decides tiny layers.
+COPY = 38.6
+FFT_POINT = 19.1
+SPECTRAL_MAC = 158.9
+FFT_CALL = 2.07e7
 
 Transpose = Callable[[torch.Tensor, torch.Tensor, Sequence[int], Geometry], torch.Tensor]
 """``transpose(x, weight, size, geometry) -> conv^T(x, K)``, of spatial ``size``."""
@@ -100,7 +103,43 @@ def choose_method(x_shape: Sequence[int], w_shape: Sequence[int], stride: Sequen
     >>> choose_method((8, 64, 58, 58), (64, 64, 3, 3), (1, 1))  # 64 channels, 3x3 kernel
     'im2col'
     """
-    return _choose(tuple(x_shape), tuple(w_shape), tuple(stride), (COPY, FFT_POINT, SPECTRAL_MAC))
+    return _choose(tuple(x_shape), tuple(w_shape), tuple(stride), tuple(constants().items()))
+
+
+def constants() -> dict[str, float]:
+    """The constants of the ``"auto"`` rule in use.
+
+    Returns:
+        ``COPY``, ``FFT_POINT``, ``SPECTRAL_MAC`` and ``FFT_CALL``, by name.
+
+    Shapes:
+        none.
+
+    >>> sorted(constants())
+    ['COPY', 'FFT_CALL', 'FFT_POINT', 'SPECTRAL_MAC']
+    """
+    return {"COPY": COPY, "FFT_POINT": FFT_POINT, "SPECTRAL_MAC": SPECTRAL_MAC, "FFT_CALL": FFT_CALL}
+
+
+def prefers_fft(terms: dict[str, float], constants: dict[str, float]) -> bool:
+    """The rule itself: whether FFT's estimated cost is below im2col's, for :func:`costs` ' terms.
+
+    Args:
+        terms: :func:`costs` of one convolution.
+        constants: as :func:`constants` returns them (or a refitted set).
+
+    Returns:
+        ``True`` for FFT.
+
+    Shapes:
+        none.
+
+    >>> prefers_fft(costs((1, 1, 286, 286), (1, 1, 31, 31), (1, 1)), constants())  # one channel, 31x31
+    True
+    """
+    direct = terms["macs"] + constants["COPY"] * terms["copy"]
+    spectral = constants["FFT_POINT"] * terms["transforms"] + constants["SPECTRAL_MAC"] * terms["mixing"]
+    return spectral + constants["FFT_CALL"] < direct
 
 
 def costs(x_shape: Sequence[int], w_shape: Sequence[int], stride: Sequence[int]) -> dict[str, float]:
@@ -110,7 +149,8 @@ def costs(x_shape: Sequence[int], w_shape: Sequence[int], stride: Sequence[int])
         x_shape, w_shape, stride: as :func:`choose_method`.
 
     Returns:
-        ``macs`` and ``copy`` (im2col's terms), ``transforms`` and ``mixing`` (FFT's).
+        ``macs`` and ``copy`` (im2col's terms), ``transforms`` and ``mixing`` (FFT's), and ``call``
+        (1: one call of either).
 
     Shapes:
         shapes in, numbers out.
@@ -127,18 +167,16 @@ def costs(x_shape: Sequence[int], w_shape: Sequence[int], stride: Sequence[int])
         "copy": float(n * c_in * math.prod(kernel) * out),  # entries of the patch matrix
         "transforms": (n * c_in + c_out * c_in_g + n * c_out) * points * math.log2(max(points, 2)),
         "mixing": n * c_out * c_in_g * points / 2,  # a real FFT keeps half the spectrum
+        "call": 1.0,
     }
 
 
 @functools.lru_cache(maxsize=1024)
 def _choose(
-    x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: tuple[int, ...], constants: tuple[float, ...]
+    x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: tuple[int, ...], rule: tuple[tuple[str, float], ...]
 ) -> str:
     """:func:`choose_method` for given constants, remembered per shape: a network repeats a few shapes."""
-    copy, fft_point, spectral_mac = constants
-    c = costs(x_shape, w_shape, stride)
-    direct = c["macs"] + copy * c["copy"]
-    return "fft" if fft_point * c["transforms"] + spectral_mac * c["mixing"] < direct else "im2col"
+    return "fft" if prefers_fft(costs(x_shape, w_shape, stride), dict(rule)) else "im2col"
 
 
 def _dilated(weight: torch.Tensor, dilation: Sequence[int]) -> tuple[int, ...]:
