@@ -9,10 +9,13 @@ Modules, one concept each:
 - ``pooling``, ``folding``: pooling, and ``unfold``/``fold``.
 - ``shapes``: output sizes; ``receptive_field``: what each unit of a network sees.
 - ``linear_map``: a convolution written out as its (sparse, block Toeplitz) matrix, for small cases.
+- ``upsampling``: overlap counts of transposed convolutions, a checkerboard measure, sub-pixel convolution.
 - ``algorithms``: the convolution algorithms behind ``method=`` (``loops``, ``im2col``, ``fft``,
   ``winograd``), their shared grid helpers, the adjoint maps and the hand-written backward, the
   method registry with the ``"auto"`` rule, and one private module of speed tuning.
-- ``course``: what the notebooks use: ``setup``, data, devices, plotting, animations and their player.
+- ``course``: what the notebooks use: ``setup``, data (images, digits, MNIST-1D), devices, plotting,
+  drawings and animations with their player, the explorer's cases, the committed benchmark, models,
+  training loops and streaming causal convolution.
 """
 
 __version__ = "0.1.0"

@@ -1,2 +1,7 @@
-"""What the notebooks use besides the ops: :mod:`~convlib.course.notebook` (``setup``), bundled data,
-devices, plotting helpers, and the sliding-kernel animations with their offline player."""
+"""What the notebooks use besides the ops.
+
+``notebook`` (``setup``), ``device``; data: ``data`` (images), ``digits`` (MNIST-5k, 8x8 digits),
+``mnist1d``; figures: ``plotting``, ``sliding`` (1-D drawings), ``animation`` and ``player`` (offline
+animations), ``explorer`` (the explorer page's golden cases); ``benchmarks`` (the committed
+benchmark); ``models``, ``train`` and ``streaming`` (Part III).
+"""
