@@ -17,16 +17,16 @@ thread, no progress bar. They are scoped to the chapter's small sequence classif
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from convlib.course.train import one_thread
 
 #: Samples per signal, classes, and the sizes of the canonical split.
 LENGTH, CLASSES, TRAIN, TEST = 40, 10, 4000, 1000
@@ -86,21 +86,6 @@ def load_mnist1d() -> MNIST1D:
     return MNIST1D(signals["x"], labels["y"], signals["x_test"], labels["y_test"], signals["templates"])
 
 
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run torch on one CPU thread, then restore the previous count.
-
-    These models are tiny: a thread pool costs more than it saves. One thread also makes every sum
-    run in one order, so training gives bit-identical weights whatever the machine's core count.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def _check_data(op: str, x: torch.Tensor, y: torch.Tensor) -> None:
     if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.ndim >= 2):
         raise TypeError(f"{op}: x must be a floating tensor of shape (N, ...), got {type(x).__name__}")
@@ -150,7 +135,7 @@ def fit(
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     losses = []
-    with _one_thread():
+    with one_thread():
         for _ in range(epochs):
             order = torch.randperm(len(x), generator=generator).to(x.device)
             total = 0.0
@@ -184,6 +169,6 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """
     _check_data("accuracy", x, y)
     model.eval()
-    with _one_thread():
+    with one_thread():
         correct = int((model(x).argmax(dim=1) == y).sum().item())
     return correct / len(y)
