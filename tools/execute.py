@@ -378,8 +378,11 @@ def update_status(root: Path, runs: list[tuple[Path, float, bool]]) -> None:
     env = environment()
     for notebook, seconds, changed in runs:
         key = notebook.resolve().relative_to(root.resolve()).as_posix()
-        if changed or key not in data:
-            data[key] = describe(notebook, seconds, env)
+        fresh = describe(notebook, seconds, env)
+        kept = data.get(key, {})
+        # an unchanged run keeps its entry, unless the file was edited since (its size or cells differ)
+        if changed or any(kept.get(k) != fresh[k] for k in ("bytes", "nbval_cells")):
+            data[key] = fresh
     data = {k: data[k] for k in sorted(data) if (root / k).is_file()}
     data_path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     (root / PAGE).write_text(render(data), encoding="utf-8")
