@@ -19,7 +19,7 @@ from matplotlib.image import AxesImage
 
 #: Diverging colormap for signed values (blue negative, white zero, red positive).
 SIGNED_CMAP = "RdBu_r"
-#: Sequential colormap for all-positive values (counts, magnitudes, weights): white zero, dark large.
+#: Sequential colormap for all-positive values such as counts and magnitudes; white is zero, dark is large.
 POSITIVE_CMAP = "Reds"
 
 ArrayLike = torch.Tensor | np.ndarray
