@@ -22,7 +22,8 @@ nothing wraps around: they equal the linear correlation, and we crop to them. St
 zeros inserted between taps.
 
 The ops run a tuned version (:mod:`convlib.algorithms._fast`) that transforms the small kernel
-axis by axis and mixes channels into a reused buffer; the tests check it against this one.
+axis by axis and mixes channels into a reused buffer, or by one complex matrix product per frequency
+when there are many; the tests check it against this one.
 """
 
 from __future__ import annotations
