@@ -17,7 +17,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # Everything the built book depends on; a second `make book` with none of them changed does nothing.
 # convlib's source is shown in the chapters ({literalinclude}); _ext/ is the book's own Sphinx extension.
 BOOK_SOURCES := _config.yml _toc.yml references.bib $(wildcard *.md) \
-	$(wildcard chapters/*/*.ipynb chapters/*/*.md convlib/*.py convlib/*/*.py _ext/*.py api/*.md explorer/* _static/*)
+	$(wildcard chapters/*/*.ipynb chapters/*/*.md convlib/*.py convlib/*/*.py _ext/*.py _ext/*.js _ext/templates/* api/*.md explorer/* _static/*)
 
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	-p no:randomly -n 2 --dist loadscope
@@ -33,8 +33,10 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.txt
 	@touch $@
 
+# Sphinx rebuilds only the pages whose sources changed; a change to the configuration, the book's
+# extensions or its static files can change every page, so it rebuilds them all.
 $(HTML)/index.html: $(STAMP) $(BOOK_SOURCES)
-	$(BIN)/jupyter-book build . --builder html
+	$(BIN)/jupyter-book build . --builder html $(if $(filter _config.yml _toc.yml _ext/% _static/%,$?),--all)
 	@touch $@
 
 lint: $(STAMP)

@@ -1,0 +1,145 @@
+"""The book's own Sphinx extensions (_ext/): light pages and math typeset at build time (issue #14).
+
+The unit tests call the extensions' functions directly; the rest check what they did to the built
+site in _build/html (skipped when the book is not built, failing under CONVLIB_REQUIRE_SITE=1).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from fontTools.ttLib import TTFont
+from PIL import Image
+
+from tests.notebooks import ROOT
+
+sys.path.insert(0, str(ROOT / "_ext"))
+import lean_site
+import static_math
+
+HTML = ROOT / "_build" / "html"
+BUILT = (HTML / "index.html").is_file()
+needs_site = pytest.mark.skipif(not BUILT and not os.environ.get("CONVLIB_REQUIRE_SITE"), reason="book not built")
+PAGES = sorted(p for p in HTML.rglob("*.html") if "_static" not in p.relative_to(HTML).parts) if BUILT else []
+page_ids = {"ids": lambda p: str(p.relative_to(HTML))}
+
+
+# --- unit tests of the extensions' helpers
+
+
+def test_description_is_the_opening_sentences_within_the_limit() -> None:
+    from docutils.core import publish_doctree
+
+    long = "First sentence of the page is here. " + "Then words go on and on. " * 10
+    doctree = publish_doctree(f"Title\n=====\n\nShort.\n\n{long}\n")
+    text = lean_site.describe(doctree, "fallback")
+    assert text.startswith("First sentence") and text.endswith(".") and len(text) <= lean_site.DESCRIPTION_CHARS
+    assert lean_site.describe(publish_doctree("Title\n=====\n\nShort.\n"), "fallback") == "fallback"
+    assert lean_site.describe(None, "fallback") == "fallback"
+
+
+def test_drop_tags_removes_only_the_named_loads() -> None:
+    fontawesome, preload, script = (
+        '<script defer src="a/fontawesome.js?x=1"></script>\n',
+        '<link href="b.js" />\n',
+        '<script src="c.js"></script>\n',
+    )
+    head = fontawesome + preload + script
+    assert lean_site.drop_tags(head, "fontawesome.js") == preload + script
+    assert lean_site.drop_tags(head, "b.js", "c.js") == fontawesome
+
+
+def test_assets_by_need() -> None:
+    assert lean_site.needed("_static/sphinx-design.min.css", '<div class="sd-card">')
+    assert not lean_site.needed("_static/sphinx-design.min.css", "<p>no design here</p>")
+    assert not lean_site.needed("_static/math.css", "<p>no math</p>")
+    assert lean_site.needed("_static/basic.css", "")  # not listed: always kept
+
+
+def test_icon_css_draws_each_icon_of_its_pack() -> None:
+    css = lean_site.icon_css({("fab", "fa-github"), ("fa-solid", "fa-sun", "fa-lg"), ("fas", "fa-no-such-icon")})
+    assert ".fab.fa-github::before" in css and ".fa-solid.fa-sun::before" in css
+    assert "no-such-icon" not in css and "fa-lg" not in css
+    assert css.count("mask-image:url(") == 2 * 2  # -webkit- and standard, per icon
+
+
+def test_display_tex_follows_sphinx_mathjax() -> None:
+    from docutils import nodes
+
+    block = nodes.math_block("a = b\n\nc = d \\\\ e", "a = b\n\nc = d \\\\ e", nowrap=False, number=None)
+    assert static_math.display_tex(block) == (
+        r"\begin{align}\begin{aligned}a = b\\\begin{split}c = d \\ e\end{split}\end{aligned}\end{align}"
+    )
+    raw = nodes.math_block("", r"\begin{align}x\end{align}", nowrap=True, number=None)
+    assert static_math.display_tex(raw) == r"\begin{align}x\end{align}"
+
+
+def test_tex2svg_typesets_and_reports_errors() -> None:
+    tex2svg = static_math.TeX2SVG({"R": r"\mathbb{R}"})
+    try:
+        good = tex2svg(r"x \in \R^{3}", display=False)
+        assert good["html"].startswith("<mjx-container") and "<svg" in good["html"] and "<math" in good["html"]
+        assert 'fill="currentColor"' in good["html"]  # follows the page's text colour, dark mode included
+        assert tex2svg(r"\nosuchmacro", display=False) == {"error": r"Undefined control sequence \nosuchmacro"}
+        assert "error" in tex2svg("x^{", display=True)
+        assert "mjx-container" in tex2svg.css
+    finally:
+        tex2svg.close()
+
+
+# --- the built site
+
+
+@needs_site
+@pytest.mark.parametrize("page", PAGES, **page_ids)
+def test_every_page_is_light_described_and_accessible(page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    assert "fontawesome.js" not in text, "FontAwesome's script is back"
+    search = {"searchindex.js", "searchtools.js"} & set(re.findall(r'src="[^"]*?([\w.]+\.js)', text))
+    assert bool(search) == (page.name == "search.html"), f"search scripts where they are not needed: {search}"
+    description = re.search(r'<meta name="description" content="([^"]+)"', text)
+    assert description and 20 <= len(description.group(1)) <= 200, "no meta description"
+    assert re.search(r'<link rel="icon" href="[^"]*favicon\.svg"', text), "no favicon"
+    assert 'role="doc-biblioentry"' not in text
+
+
+@needs_site
+@pytest.mark.parametrize("page", PAGES, **page_ids)
+def test_figures_have_their_size_and_load_lazily_below_the_first(page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    figures = re.findall(r"<img\b[^>]*\bsrc=\"[^\"]*_images/[^>]*>", text[text.find("<main") :])
+    for i, tag in enumerate(figures):
+        src = re.search(r'src="([^"]+)"', tag).group(1)  # type: ignore[union-attr]
+        with Image.open(page.parent / src) as image:
+            assert f'width="{image.width}" height="{image.height}"' in tag, f"{src}: {tag}"
+        assert ('loading="lazy"' in tag) == (i > 0), f"image {i}: {tag}"
+
+
+@needs_site
+def test_the_root_is_a_complete_page_that_leads_to_the_intro() -> None:
+    text = (HTML / "index.html").read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and '<html lang="en">' in text and "<title>" in text
+    assert '<meta http-equiv="refresh" content="0; url=intro.html" />' in text and '<a href="intro.html">' in text
+
+
+@needs_site
+def test_icon_fonts_are_cut_to_the_glyphs_the_css_draws() -> None:
+    css = "".join(p.read_text(encoding="utf-8") for p in (HTML / "_static" / "styles").glob("*.css"))
+    drawn = {ord(c) for c in lean_site.PRIVATE_USE.findall(css)}
+    solid = HTML / "_static" / "vendor" / "fontawesome" / "webfonts" / "fa-solid-900.woff2"
+    assert solid.stat().st_size < 10_000
+    assert {0xF0F3, 0xF35D} <= set(TTFont(solid).getBestCmap()) <= drawn  # bell (admonitions), external link
+
+
+@needs_site
+def test_every_icon_used_is_drawn_by_icons_css() -> None:
+    css = (HTML / "_static" / "icons.css").read_text(encoding="utf-8")
+    names = set()
+    for page in PAGES:
+        for classes in re.findall(r'<i class="([^"]*\bfa-[^"]*)"', page.read_text(encoding="utf-8")):
+            names |= {c for c in classes.split() if c.startswith("fa-") and c not in ("fa-solid", "fa-brands", "fa-lg")}
+    assert names and all(f".{n}::before" in css for n in names), sorted(n for n in names if f".{n}::before" not in css)
