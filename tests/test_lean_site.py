@@ -140,6 +140,6 @@ def test_every_icon_used_is_drawn_by_icons_css() -> None:
     css = (HTML / "_static" / "icons.css").read_text(encoding="utf-8")
     names = set()
     for page in PAGES:
-        for classes in re.findall(r'<i class="([^"]*\bfa-[^"]*)"', page.read_text(encoding="utf-8")):
+        for classes in re.findall(r'class="([^"]*\bfa-[^"]*)"', page.read_text(encoding="utf-8")):
             names |= {c for c in classes.split() if c.startswith("fa-") and c not in ("fa-solid", "fa-brands", "fa-lg")}
     assert names and all(f".{n}::before" in css for n in names), sorted(n for n in names if f".{n}::before" not in css)

@@ -106,9 +106,14 @@ def test_math_is_typeset_when_the_book_is_built(page: Path) -> None:
     """Every formula is already an SVG in the page (_ext/static_math.py); no page loads MathJax."""
     text = page.read_text(encoding="utf-8")
     assert "mathjax" not in " ".join(u.lower() for t, _, u in parse(page).loads if t == "script"), "loads MathJax"
-    for _, inner in MATH.findall(text):
+    formulas = MATH.findall(text)
+    for _, inner in formulas:
         assert "<mjx-container" in inner and "<svg" in inner and "<math" in inner, f"not typeset: {inner[:200]}"
         assert 'data-mml-node="merror"' not in inner, f"a TeX error was drawn: {inner[:200]}"
+    # the glyphs the formulas <use> are defined once, in the page
+    used, defined = set(re.findall(r'xlink:href="#(MJX-[^"]+)"', text)), re.findall(r'<path id="(MJX-[^"]+)"', text)
+    assert used <= set(defined) and len(defined) == len(set(defined)), sorted(used - set(defined))[:5]
+    assert bool(formulas) == bool(used)
 
 
 def test_the_math_is_in_the_book() -> None:
