@@ -10,7 +10,8 @@ most of them blocking the first paint. This extension changes, per page:
   (270 KiB) are cut down to the glyphs that CSS names.
 - **Scripts.** The search index and its tools load only on the search page (the search box
   submits to it). Every other script is deferred, except ``documentation_options.js``, which the
-  page's inline scripts read while the page is parsed.
+  page's inline scripts read while the page is parsed, and those of the search page, whose
+  template runs the search as the page is parsed.
 - **Assets by need.** CSS and JS of a feature the page does not use (sphinx-design, exercises,
   copy buttons, toggles) are left out of that page.
 - **Images.** Each figure gets its pixel ``width`` and ``height``, so nothing shifts when it
@@ -70,7 +71,8 @@ def lean_assets(app: Sphinx, pagename: str, templatename: str, context: dict, do
         if js.filename and not needed(js.filename, body):
             continue
         inline_or_read = not js.filename or Path(js.filename).name == "documentation_options.js"
-        if inline_or_read or "defer" in js.attributes or "async" in js.attributes:
+        # search.html's own template runs searchtools.js as the page is parsed, and it needs doctools.js
+        if inline_or_read or pagename == "search" or "defer" in js.attributes or "async" in js.attributes:
             scripts.append(js)
         else:
             scripts.append(_JavaScript(js.filename, priority=js.priority, **js.attributes, defer="defer"))

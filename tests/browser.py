@@ -24,9 +24,10 @@ def chromium() -> str:
     return path
 
 
-def rendered_dom(page: Path, budget_ms: int) -> str:
-    """The page's DOM after ``budget_ms`` of virtual time, with the network cut off (a dead proxy)."""
+def rendered_dom(page: Path | str, budget_ms: int) -> str:
+    """The page's DOM (a file, or a URL) after ``budget_ms`` of virtual time, with the network cut off."""
+    url = page if isinstance(page, str) else page.as_uri()
     cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
            "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
-           "--proxy-server=127.0.0.1:9", f"--virtual-time-budget={budget_ms}", "--dump-dom", page.as_uri()]  # fmt: skip
+           "--proxy-server=127.0.0.1:9", f"--virtual-time-budget={budget_ms}", "--dump-dom", url]  # fmt: skip
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout

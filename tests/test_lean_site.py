@@ -15,6 +15,7 @@ import pytest
 from fontTools.ttLib import TTFont
 from PIL import Image
 
+from tests.browser import rendered_dom
 from tests.notebooks import ROOT
 
 sys.path.insert(0, str(ROOT / "_ext"))
@@ -124,6 +125,14 @@ def test_the_root_is_a_complete_page_that_leads_to_the_intro() -> None:
     text = (HTML / "index.html").read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and '<html lang="en">' in text and "<title>" in text
     assert '<meta http-equiv="refresh" content="0; url=intro.html" />' in text and '<a href="intro.html">' in text
+
+
+@needs_site
+def test_search_finds_pages_in_a_browser() -> None:
+    """The search page still loads its index and answers a query, with the other pages' scripts deferred."""
+    dom = rendered_dom((HTML / "search.html").as_uri() + "?q=dilation", 8000)
+    results = re.findall(r'<li[^>]*>\s*<a href="([^"]+\.html)', dom[dom.find('id="search-results"') :])
+    assert len(results) >= 3 and any("03-padding-stride-dilation" in r for r in results), results[:5]
 
 
 @needs_site
