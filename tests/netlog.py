@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 
 LOCAL_NAMES = {"localhost", "localhost.", "127.0.0.1", "::1", "[::1]"}
 # Schemes that never touch the network (a data: URL, a blob made by the page, Chromium's own pages).
-FRAMES = {"main frame", "sub frame"}  # the request types of navigations
+FRAMES = {"main frame", "subframe"}  # the request types of navigations, as the net log writes them
 NO_NETWORK = {"data", "blob", "about", "chrome", "chrome-error", "chrome-untrusted", "devtools", "file"}
 
 
