@@ -65,13 +65,16 @@ IMAGES_JS = """async () => {
   const settled = img => img.complete ? Promise.resolve() : new Promise(done => {
     img.addEventListener("load", done, {once: true}); img.addEventListener("error", done, {once: true}); });
   await Promise.race([Promise.all(images.map(settled)), new Promise(done => setTimeout(done, 10000))]);
-  return {count: images.length,
-          broken: images.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.currentSrc || i.src)};
+  return images.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.currentSrc || i.src);
 }"""
-# Wait for MathJax's first typesetting (where the page loads MathJax), then count what it made.
-MATH_JS = """async () => {
-  const mj = window.MathJax, present = !!(mj && mj.startup && mj.startup.promise);
-  if (present) await Promise.race([mj.startup.promise, new Promise(done => setTimeout(done, 20000))]);
+# Wait for MathJax's first typesetting, then count what it made. Where the page has math and configures
+# or loads MathJax, wait up to 10 s for MathJax itself first (it may be loaded after the load event).
+MATH_JS = """async (expected) => {
+  const ready = () => !!(window.MathJax && MathJax.startup && MathJax.startup.promise), start = Date.now();
+  const coming = expected && (window.MathJax || document.querySelector("script[src*='mathjax' i]"));
+  while (coming && !ready() && Date.now() - start < 10000) await new Promise(done => setTimeout(done, 50));
+  const present = ready();
+  if (present) await Promise.race([MathJax.startup.promise, new Promise(done => setTimeout(done, 20000))]);
   return {present: present, containers: document.querySelectorAll("mjx-container").length,
           errors: [...document.querySelectorAll("mjx-merror")]
                     .map(e => e.getAttribute("data-mjx-error") || e.textContent)};
@@ -115,7 +118,7 @@ class Server:
 
 @dataclass
 class Visit:
-    """What the browser and the server reported while one page was open."""
+    """What the browser reported while one page was open: the problems, and every URL the page requested."""
 
     problems: list[str] = field(default_factory=list)
     requested: list[str] = field(default_factory=list)
@@ -197,8 +200,8 @@ def check_page(browser: Browser, server: Server, name: str) -> list[str]:
             target = urljoin(page.url, refresh.group(1))
             page.wait_for_url(target, wait_until="load")
             text = (server.root / target.removeprefix(server.url)).read_text(encoding="utf-8")
-        images = page.evaluate(IMAGES_JS)
-        math = page.evaluate(MATH_JS)
+        broken = page.evaluate(IMAGES_JS)
+        math = page.evaluate(MATH_JS, expected := len(MATH.findall(text)))
         if "data-convlib-anim=" in text:
             start = page.evaluate(FRAMES_JS)
             try:  # every player moves on from the frame it showed, by itself, within 5 s
@@ -215,8 +218,8 @@ def check_page(browser: Browser, server: Server, name: str) -> list[str]:
     answered = [f"the server answered {status} to {path}" for path, status in server.log[served:] if status >= 400]
     problems += dict.fromkeys(answered)  # the favicon may be asked for twice
     problems += [f"request leaves 127.0.0.1: {u}" for u in remote_requests(visit.requested)]
-    problems += [f"image did not load: {src}" for src in images["broken"]]
-    if expected := len(MATH.findall(text)):
+    problems += [f"image did not load: {src}" for src in broken]
+    if expected:
         if not math["present"]:
             problems.append(f"{expected} math elements but MathJax is not on the page")
         elif math["containers"] < expected:
