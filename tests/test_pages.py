@@ -205,7 +205,7 @@ def check_page(browser: Browser, server: Server, name: str) -> list[str]:
         if "data-convlib-anim=" in text:
             start = page.evaluate(FRAMES_JS)
             try:  # every player moves on from the frame it showed, by itself, within 5 s
-                page.wait_for_function(f"() => ({FRAMES_JS})().every((f, i) => f !== {start!r}[i])", timeout=5000)
+                page.wait_for_function(f"s => ({FRAMES_JS})().every((f, i) => f !== s[i])", arg=start, timeout=5000)
             except PlaywrightTimeout:
                 visit.problems.append(f"animations did not advance: frames {start} -> {page.evaluate(FRAMES_JS)}")
         # The browser fetches the page's icon for itself (the page's listeners never see it) and once per
