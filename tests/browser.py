@@ -10,8 +10,17 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Playwright
+
+
+# How every test starts Chromium: headless, no GPU, none of its background services, no QUIC.
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--no-first-run", "--disable-sync", "--disable-quic"]  # fmt: skip
 
 
 def chromium() -> str:
@@ -27,7 +36,14 @@ def chromium() -> str:
 def rendered_dom(page: Path | str, budget_ms: int) -> str:
     """The page's DOM (a file, or a URL) after ``budget_ms`` of virtual time, with the network cut off."""
     url = page if isinstance(page, str) else page.as_uri()
-    cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
-           "--proxy-server=127.0.0.1:9", f"--virtual-time-budget={budget_ms}", "--dump-dom", url]  # fmt: skip
+    cmd = [chromium(), *FLAGS, "--proxy-server=127.0.0.1:9", f"--virtual-time-budget={budget_ms}", "--dump-dom", url]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
+
+
+def launch(playwright: Playwright, net_log: Path) -> Browser:
+    """Debian's Chromium driven by Playwright (never a browser of Playwright's own), logging the network.
+
+    Playwright gives each launch a fresh temporary profile (``--user-data-dir``) and removes it at close;
+    Chromium writes ``net_log`` (JSON, see tests/netlog.py) and completes it when the browser closes.
+    """
+    return playwright.chromium.launch(executable_path=chromium(), args=[*FLAGS, f"--log-net-log={net_log}"])
