@@ -50,12 +50,13 @@ lint: $(STAMP)
 # the determinism check (re-execution gives the committed bytes), the strict build, site and browser checks.
 test: lint
 	$(PY) -m pytest -n 2 --dist worksteal --durations=15 --doctest-modules \
-		--ignore=tests/test_site.py --ignore=tests/test_explorer.py --ignore=tests/test_pages.py tests convlib
+		--ignore=tests/test_site.py --ignore=tests/test_explorer.py --ignore=tests/test_pages.py \
+		--ignore=tests/test_lean_site.py tests convlib
 	$(PY) -m pytest $(NBVAL_FLAGS) chapters
 	OMP_NUM_THREADS=1 $(PY) -m pytest $(NBVAL_FLAGS) chapters
 	$(PY) tools/execute.py --check
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
-	CONVLIB_REQUIRE_SITE=1 $(PY) -m pytest tests/test_site.py tests/test_explorer.py tests/test_pages.py
+	CONVLIB_REQUIRE_SITE=1 $(PY) -m pytest tests/test_site.py tests/test_lean_site.py tests/test_explorer.py tests/test_pages.py
 
 # Re-execute every notebook (or one: make execute NB=chapters/02-convolution-layer/02-convolution-layer.ipynb).
 execute: $(STAMP)
