@@ -301,6 +301,8 @@ def _fake_tools(folder: Path, report: dict, monkeypatch: pytest.MonkeyPatch) -> 
         "import json, os, sys\n"
         "url = sys.argv[1]\n"
         "assert sys.argv[2:4] == ['--output=json', '--quiet'] and sys.argv[5].startswith('--chrome-flags=--headless')\n"
+        "if 'slow' in url:\n"
+        "    import time; time.sleep(30)\n"
         "if 'broken' in url:\n"
         "    sys.exit('Runtime error encountered: Chrome crashed')\n"
         f"report = json.load(open({str(folder / 'report.json')!r}))\n"
@@ -326,7 +328,7 @@ def test_a_run_reports_pages_below_the_goal_and_fails_only_where_lighthouse_fail
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     site = tmp_path / "html"
-    for name in ("index.html", "intro.html", "broken.html", "blank.html", "varying.html"):
+    for name in ("index.html", "intro.html", "broken.html", "blank.html", "varying.html", "slow.html"):
         (site / name).parent.mkdir(parents=True, exist_ok=True)
         (site / name).write_text("<p>page</p>")
     _fake_tools(tmp_path, lighthouse_report(), monkeypatch)
@@ -352,6 +354,9 @@ def test_a_run_reports_pages_below_the_goal_and_fails_only_where_lighthouse_fail
     assert "- 1 page, one at a time, in " in out.read_text()
     assert "3 Lighthouse runs a page, the run with the median performance score shown" in out.read_text()
     assert json.loads(out.with_suffix(".json").read_text())["pages"][0]["performance_runs"] == [50, 60, 70]
+
+    assert audit.main([*args, "--timeout", "1", "slow.html"]) == 1  # killed, with its process group
+    assert "slow.html: Lighthouse failed (timed out after 1 s)" in capsys.readouterr().err
 
     with pytest.raises(SystemExit):
         audit.main([*args, "nowhere.html"])  # a page the book does not have is a usage error
