@@ -70,7 +70,7 @@ AUDIT := tools/audit
 audit: $(HTML)/index.html $(AUDIT)/node_modules/.package-lock.json
 	$(PY) tools/audit.py
 
-# Lighthouse, exactly as the lockfile pins it; reinstalled when the lockfile is newer.
+# Lighthouse, exactly as the lockfile pins it; installed again when package.json or the lockfile is newer.
 $(AUDIT)/node_modules/.package-lock.json: $(AUDIT)/package.json $(AUDIT)/package-lock.json
 	npm ci --prefix $(AUDIT) --no-audit --no-fund
 	@touch $@
