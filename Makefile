@@ -22,7 +22,7 @@ BOOK_SOURCES := _config.yml _toc.yml references.bib $(wildcard *.md) \
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	-p no:randomly -n 2 --dist loadscope
 
-.PHONY: book test execute bench lab serve clean distclean lint
+.PHONY: book test execute bench audit lab serve clean distclean lint
 
 book: $(HTML)/index.html
 	@echo "Book: $(CURDIR)/$(HTML)/index.html"
@@ -65,6 +65,18 @@ execute: $(STAMP)
 # The benchmark (not a test): times every algorithm and its peers, writes benchmarks/. Run it on a quiet machine.
 bench: $(STAMP)
 	$(PY) tools/bench.py
+
+# The Lighthouse benchmark (not a test): every page of the built book, served as GitHub Pages serves it,
+# scored with Lighthouse's mobile defaults; writes benchmarks/lighthouse.md and .json. Needs Node.js 18+ and npm.
+AUDIT := tools/audit
+
+audit: $(HTML)/index.html $(AUDIT)/node_modules/.package-lock.json
+	$(PY) tools/audit.py
+
+# Lighthouse, exactly as the lockfile pins it; installed again when package.json or the lockfile is newer.
+$(AUDIT)/node_modules/.package-lock.json: $(AUDIT)/package.json $(AUDIT)/package-lock.json
+	npm ci --prefix $(AUDIT) --no-audit --no-fund
+	@touch $@
 
 # JupyterLab from .venv, opened on the chapters (the kernel sees convlib and every pinned tool).
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
