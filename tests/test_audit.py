@@ -264,6 +264,16 @@ def test_server_gzips_text_and_sends_github_pages_cache_headers(tmp_path: Path) 
         assert _get(base + "%2e%2e/secret.txt")[0] == 404
 
 
+def test_the_server_logs_each_answer_when_asked(tmp_path: Path) -> None:
+    """The browser tests (tests/test_pages.py) read the statuses the server gave while a page was open."""
+    (tmp_path / "intro.html").write_text("<p>intro</p>")
+    log: list[tuple[str, int]] = []
+    with audit.serve(tmp_path, log) as base:
+        _get(base + "intro.html")
+        _get(base + "missing.png")
+    assert log == [("/intro.html", 200), ("/missing.png", 404)]
+
+
 @pytest.mark.parametrize("kind", ["text/css", "image/svg+xml", "application/json", "text/javascript"])
 def test_text_types_are_compressible_and_packed_ones_are_not(kind: str) -> None:
     assert audit.compressible(kind + "; charset=utf-8")

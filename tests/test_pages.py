@@ -25,16 +25,13 @@ Run after ``jupyter-book build``; ``make test`` sets CONVLIB_REQUIRE_SITE=1 (a m
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import sys
-import threading
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -44,6 +41,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from tests.browser import launch
 from tests.netlog import NetLog, is_local_host, url_host
 from tests.notebooks import ROOT
+from tools.audit import serve
 
 HTML = ROOT / "_build" / "html"
 
@@ -88,34 +86,18 @@ FRAMES_JS = """() => [...document.querySelectorAll("[data-convlib-anim]")].map(e
 
 @dataclass
 class Server:
-    """``_build/html`` (or another folder) over HTTP on 127.0.0.1, logging (path, status) of every answer."""
+    """A folder served as ``make audit`` serves the book (as GitHub Pages does: gzip, cache headers), on
+    127.0.0.1, with the (path, status) of every answer in ``log``."""
 
     root: Path
     log: list[tuple[str, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        log = self.log
-
-        class Handler(SimpleHTTPRequestHandler):
-            def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-                log.append((self.path, int(code) if str(code).isdigit() else 0))
-
-            def log_message(self, format: str, *args: Any) -> None:  # quiet
-                pass
-
-        class Quiet(ThreadingHTTPServer):
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                if not isinstance(sys.exc_info()[1], ConnectionError):  # a page closed while it loaded
-                    super().handle_error(request, client_address)
-
-        self.httpd = Quiet(("127.0.0.1", 0), functools.partial(Handler, directory=str(self.root)))
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self._serving = ExitStack()
+        self.url = self._serving.enter_context(serve(self.root, self.log))
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serving.close()
 
 
 @dataclass

@@ -147,6 +147,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: a run fetches thousands of files."""
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Record (path, status) of every answer where the server keeps a log (the browser tests do)."""
+        if self.server.log is not None:
+            self.server.log.append((self.path, int(code) if isinstance(code, int) else 0))
+
     def _resolve(self) -> Path | str | None:
         """The file a request names, or (a string) where a folder without its ``/`` moved to, or None."""
         root, url = self.server.root, urlsplit(self.path)
@@ -197,9 +202,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, log: list[tuple[str, int]] | None = None) -> None:
         self.root = root.resolve()
         self.bodies = _Bodies()
+        self.log = log
         super().__init__(("127.0.0.1", 0), _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -209,9 +215,12 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 @contextmanager
-def serve(root: Path) -> Iterator[str]:
-    """Serve ``root`` on 127.0.0.1 at a free port from a thread; yields the base URL (ending in ``/``)."""
-    server = _Server(root)
+def serve(root: Path, log: list[tuple[str, int]] | None = None) -> Iterator[str]:
+    """Serve ``root`` on 127.0.0.1 at a free port from a thread; yields the base URL (ending in ``/``).
+
+    With ``log``, every answer's (path, status) is appended to it.
+    """
+    server = _Server(root, log)
     thread = threading.Thread(target=server.serve_forever, name="audit-server", daemon=True)
     thread.start()
     try:
