@@ -17,6 +17,7 @@ from PIL import Image
 
 from tests.browser import rendered_dom
 from tests.notebooks import ROOT
+from tools.audit import list_pages
 
 sys.path.insert(0, str(ROOT / "_ext"))
 import lean_site
@@ -27,7 +28,7 @@ BUILT = (HTML / "index.html").is_file()
 if not BUILT and os.environ.get("CONVLIB_REQUIRE_SITE"):
     raise RuntimeError(f"{HTML} has no index.html: the book build did not run or failed")
 needs_site = pytest.mark.skipif(not BUILT, reason="the book is not built (run `make book`)")
-PAGES = sorted(p for p in HTML.rglob("*.html") if "_static" not in p.relative_to(HTML).parts) if BUILT else []
+PAGES = [HTML / page for page in list_pages(HTML)] if BUILT else []
 page_ids = {"ids": lambda p: str(p.relative_to(HTML))}
 
 

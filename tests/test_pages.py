@@ -41,7 +41,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from tests.browser import launch
 from tests.netlog import NetLog, is_local_host, url_host
 from tests.notebooks import ROOT
-from tools.audit import serve
+from tools.audit import list_pages, serve
 
 HTML = ROOT / "_build" / "html"
 
@@ -50,9 +50,7 @@ if not (HTML / "index.html").is_file():
         raise RuntimeError(f"{HTML} has no index.html: the book build did not run or failed")
     pytest.skip("the book is not built (run `make book`)", allow_module_level=True)
 
-NOT_PAGES = {"_static", "_sources", "_images"}  # theme templates, notebook downloads, figures
-PAGES = sorted(p.relative_to(HTML).as_posix() for p in HTML.rglob("*.html")
-               if not NOT_PAGES & set(p.relative_to(HTML).parts))  # fmt: skip
+PAGES = list_pages(HTML)  # the pages make audit scores
 MATH = re.compile(r"""<(span|div)\b[^>]*\bclass=["'](?:[^"']*\s)?math[\s"']""")
 REFRESH = re.compile(r"""<meta\s+http-equiv=["']refresh["']\s+content=["']\d+;\s*url=([^"']+)["']""", re.I)
 

@@ -16,6 +16,7 @@ import pytest
 
 from tests.browser import rendered_dom
 from tests.notebooks import NOTEBOOKS, ROOT
+from tools.audit import list_pages
 
 HTML = ROOT / "_build" / "html"
 
@@ -24,7 +25,7 @@ if not (HTML / "index.html").is_file():
         raise RuntimeError(f"{HTML} has no index.html: the book build did not run or failed")
     pytest.skip("the book is not built (run `make book`)", allow_module_level=True)
 
-PAGES = sorted(p for p in HTML.rglob("*.html") if "_static" not in p.relative_to(HTML).parts)  # not theme templates
+PAGES = [HTML / page for page in list_pages(HTML)]
 CHAPTER_PAGES = [HTML / p.relative_to(ROOT).with_suffix(".html") for p in NOTEBOOKS]
 # Attributes through which a page *loads* something (as opposed to plain hyperlinks).
 LOADING = {("script", "src"), ("img", "src"), ("source", "src"), ("iframe", "src"), ("embed", "src"),
