@@ -40,11 +40,13 @@ def root() -> Path:
 def _restore_global_state() -> Iterator[None]:
     """Undo what a test changes globally (``setup()``, thread counts), so no test depends on the order."""
     threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    dtype = torch.get_default_dtype()
     torch_print = dict(vars(torch._tensor_str.PRINT_OPTS))  # precision, threshold, edgeitems, linewidth, sci_mode
     numpy_print, rc = np.get_printoptions(), mpl.rcParams.copy()
     yield
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(deterministic)
+    torch.set_default_dtype(dtype)
     torch.set_printoptions(**torch_print)
     np.set_printoptions(**numpy_print)
     mpl.rcParams.update(rc)

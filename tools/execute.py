@@ -1,4 +1,4 @@
-"""Safe notebook executor: ``python tools/execute.py [--check] [NOTEBOOK ...]``.
+"""Safe notebook executor: ``python tools/execute.py [--check [--portable]] [--jobs N] [NOTEBOOK ...]``.
 
 papermill never writes in place here. Each notebook runs into a temporary file, with kernel
 ``python3`` and the notebook's own folder as working directory. Only if every cell succeeds is the
@@ -13,6 +13,12 @@ notebook whose bytes differ from the committed ones, with the cells and outputs 
 catches what nbval cannot: images (nbval does not compare PNGs) and any output that drifts between
 runs, as long as the committed notebook was itself produced by this executor.
 
+``--check --portable`` is the different-CPU gate. Run under forced code paths (``make test`` sets
+``ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE ONEDNN_MAX_CPU_ISA=SSE41 OMP_NUM_THREADS=1``), it
+re-executes every notebook as another CPU would and requires every text output to match the committed
+one exactly and every figure to match within the pixel tolerance of :mod:`tools.compare`.
+``--jobs N`` runs N notebooks at a time, each in its own kernel.
+
 A normal run also keeps the book's status page current (``status.json`` and ``status.md``, see
 :func:`update_status`).
 """
@@ -20,23 +26,30 @@ A normal run also keeps the book's status page current (``status.json`` and ``st
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import functools
 import json
 import os
 import platform
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 from tqdm import tqdm
 
+if not __package__:  # run as a script (python tools/execute.py): make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tools.compare import describe_differences
+
 KERNEL = "python3"
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]  # the repository: status.json and status.md live here
 
 
@@ -175,17 +188,20 @@ class Check:
     """Outcome of re-executing one notebook and comparing it with the committed bytes."""
 
     path: Path
-    ok: bool  # executed, and byte-identical to the committed file
+    ok: bool  # executed, and byte-identical to the committed file (or, --portable, within tolerance)
     seconds: float
     differences: tuple[str, ...] = ()  # one line per differing cell or output, or the error
+    within_tolerance: bool = False  # ok, though some figure's bytes differ
 
 
-def check(path: Path, timeout: int = 600) -> Check:
-    """Re-execute ``path`` into a temporary copy and compare it byte for byte with the committed file.
+def check(path: Path, timeout: int = 600, portable: bool = False) -> Check:
+    """Re-execute ``path`` into a temporary copy and compare it with the committed file.
 
     Args:
         path: the committed notebook; it is never written.
         timeout: seconds allowed per cell.
+        portable: compare as another CPU may draw it (figures within a tolerance, everything else
+            exact) instead of byte for byte.
 
     Returns:
         a :class:`Check`; ``differences`` names the cells and outputs that differ.
@@ -204,67 +220,11 @@ def check(path: Path, timeout: int = 600) -> Check:
     if text.encode() == committed:
         return Check(path, True, time.perf_counter() - start)
     differences = describe_differences(
-        nbformat.reads(committed.decode("utf-8"), as_version=4), nbformat.reads(text, as_version=4)
+        nbformat.reads(committed.decode("utf-8"), as_version=4), nbformat.reads(text, as_version=4), tolerant=portable
     )
+    if portable and not differences:
+        return Check(path, True, time.perf_counter() - start, within_tolerance=True)
     return Check(path, False, time.perf_counter() - start, tuple(differences or ["bytes differ (formatting only)"]))
-
-
-def describe_differences(old: nbformat.NotebookNode, new: nbformat.NotebookNode) -> list[str]:
-    """Name every cell, output and metadata field that differs between two versions of a notebook.
-
-    Args:
-        old: the committed notebook.
-        new: the re-executed one.
-
-    Returns:
-        one human-readable line per difference, cells numbered from 0 as in Jupyter's order.
-
-    Shapes:
-        not applicable.
-
-    >>> a = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
-    >>> b = nbformat.reads(nbformat.writes(a), as_version=4)
-    >>> b.cells[0].outputs = [nbformat.v4.new_output("stream", text="1\\n")]
-    >>> describe_differences(a, b)
-    ['cell 0: 0 outputs committed, 1 after re-execution']
-    """
-    lines = []
-    if old.metadata != new.metadata:
-        lines.append("notebook metadata differs")
-    if len(old.cells) != len(new.cells):
-        lines.append(f"{len(old.cells)} cells committed, {len(new.cells)} after re-execution")
-    for i, (a, b) in enumerate(zip(old.cells, new.cells)):
-        for field in ("source", "metadata", "execution_count"):
-            if a.get(field) != b.get(field):
-                lines.append(f"cell {i}: {field} differs")
-        outs_a, outs_b = a.get("outputs", []), b.get("outputs", [])
-        if len(outs_a) != len(outs_b):
-            lines.append(f"cell {i}: {len(outs_a)} outputs committed, {len(outs_b)} after re-execution")
-            continue
-        for j, (x, y) in enumerate(zip(outs_a, outs_b)):
-            if x != y:
-                lines.append(f"cell {i}, output {j} ({x.get('output_type')}): {_output_difference(x, y)}")
-    return lines
-
-
-def _output_difference(x: nbformat.NotebookNode, y: nbformat.NotebookNode) -> str:
-    """A one-line description of how two outputs differ: which MIME types, or the first differing line."""
-    if "text" in x and "text" in y:
-        return _first_line_difference(x["text"], y["text"])
-    data_x, data_y = x.get("data", {}), y.get("data", {})
-    changed = sorted(k for k in set(data_x) | set(data_y) if data_x.get(k) != data_y.get(k))
-    if changed == ["text/plain"]:
-        return _first_line_difference(data_x.get("text/plain", ""), data_y.get("text/plain", ""))
-    if changed:
-        return "data differs in " + ", ".join(changed)
-    return "metadata or type differs"
-
-
-def _first_line_difference(a: str, b: str) -> str:
-    for n, (p, q) in enumerate(zip(a.splitlines(), b.splitlines()), start=1):
-        if p != q:
-            return f"line {n}: {p!r} -> {q!r}"
-    return f"{len(a.splitlines())} lines committed, {len(b.splitlines())} after re-execution"
 
 
 def find_notebooks(root: Path) -> list[Path]:
@@ -293,17 +253,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--check", action="store_true", help="re-execute into a temporary copy; fail if any notebook's bytes drift"
     )
+    parser.add_argument(
+        "--portable", action="store_true", help="with --check: text exact, figures within the pixel tolerance"
+    )
+    parser.add_argument("--jobs", type=int, default=1, help="notebooks run at a time (default 1)")
     args = parser.parse_args(argv)
+    if args.portable and not args.check:
+        parser.error("--portable goes with --check")
+    if args.jobs < 1:
+        parser.error(f"--jobs must be a positive int, got {args.jobs}")
     paths = args.notebooks or find_notebooks(Path())  # relative paths, as the user would type them
     if not paths:
         print("no notebooks found", file=sys.stderr)
         return 1
     if args.check:
-        return _main_check(paths, args.timeout)
-    results = []
-    for path in (bar := tqdm(paths, unit="nb", file=sys.stderr, dynamic_ncols=True)):
-        bar.set_postfix_str(path.name)
-        results.append(execute(path, timeout=args.timeout))
+        return _main_check(paths, args.timeout, args.portable, args.jobs)
+    results = _run_all(functools.partial(execute, timeout=args.timeout), paths, args.jobs)
     print(f"\n{'notebook':<60} {'status':>8} {'time':>8} {'size':>9}")
     for r in results:
         status = ("updated" if r.changed else "same") if r.ok else "FAILED"
@@ -319,21 +284,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if failures else 0
 
 
-def _main_check(paths: Sequence[Path], timeout: int) -> int:
+def _run_all(run: Callable[[Path], T], paths: Sequence[Path], jobs: int) -> list[T]:
+    """``run(path)`` for every path, ``jobs`` at a time, each in a process of its own; results in order."""
+    with tqdm(total=len(paths), unit="nb", file=sys.stderr, dynamic_ncols=True) as bar:
+        if jobs == 1:
+            return [(run(p), bar.update())[0] for p in paths]
+        with concurrent.futures.ProcessPoolExecutor(jobs) as pool:
+            futures = [pool.submit(run, p) for p in paths]
+            for _ in concurrent.futures.as_completed(futures):
+                bar.update()
+            return [f.result() for f in futures]
+
+
+def _main_check(paths: Sequence[Path], timeout: int, portable: bool, jobs: int) -> int:
     """``--check``: re-execute every notebook, report which ones drift, never write."""
-    checks = []
-    for path in (bar := tqdm(paths, unit="nb", file=sys.stderr, dynamic_ncols=True)):
-        bar.set_postfix_str(path.name)
-        checks.append(check(path, timeout=timeout))
+    checks = _run_all(functools.partial(check, timeout=timeout, portable=portable), paths, jobs)
     print(f"\n{'notebook':<60} {'status':>9} {'time':>8}")
     for c in checks:
-        print(f"{c.path!s:<60} {'identical' if c.ok else 'DIFFERS':>9} {c.seconds:7.1f}s")
+        status = ("within tolerance" if c.within_tolerance else "identical") if c.ok else "DIFFERS"
+        print(f"{c.path!s:<60} {status:>16} {c.seconds:7.1f}s")
     drifting = [c for c in checks if not c.ok]
     for c in drifting:
         print(f"error: {c.path} differs from a fresh execution:", file=sys.stderr)
         for line in c.differences:
             print(f"  {line}", file=sys.stderr)
-    print(f"{len(checks) - len(drifting)} identical, {len(drifting)} differ")
+    tolerated = sum(c.within_tolerance for c in checks)
+    counts = [f"{len(checks) - len(drifting) - tolerated} identical", f"{len(drifting)} differ"]
+    if portable:
+        counts.insert(1, f"{tolerated} within the figure tolerance")
+    print(", ".join(counts))
     return 1 if drifting else 0
 
 

