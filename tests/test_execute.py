@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
+from PIL import Image
 
 from tests.notebooks import NOTEBOOKS, ROOT
 from tools.execute import execute, main
@@ -157,3 +161,53 @@ def test_check_flags_a_committed_file_that_was_never_normalised(tmp_path: Path, 
     path = make_notebook(tmp_path / "stale.ipynb", "print(2 + 2)")
     assert main(["--check", str(path)]) == 1
     assert "cell 0: execution_count differs" in capsys.readouterr().err
+
+
+def test_portable_check_tolerates_a_redrawn_figure_but_not_a_changed_figure_or_text(tmp_path: Path, capsys) -> None:
+    """--portable: a figure another CPU redraws (a few pixels, a palette shift) passes; real changes fail."""
+    code = (
+        "import matplotlib.pyplot as plt\nfrom convlib.course.notebook import setup\nsetup(0)",
+        "print('accuracy 0.950')\nfig, ax = plt.subplots(figsize=(3, 2)); ax.plot([0, 1], [1, 0]); plt.show()",
+    )
+    path = make_notebook(tmp_path / "figure.ipynb", *code)
+    assert execute(path).ok
+    committed = nbformat.read(path, as_version=4)
+    outputs = committed.cells[1].outputs
+    figure = next(o for o in outputs if o.output_type == "display_data")
+
+    def redraw(change) -> None:  # store the committed figure with its pixels changed
+        with Image.open(io.BytesIO(base64.b64decode(figure.data["image/png"]))) as image:
+            pixels = np.asarray(image.convert("RGB")).astype(np.int16)
+        out = io.BytesIO()
+        Image.fromarray(np.clip(change(pixels.copy()), 0, 255).astype(np.uint8)).save(out, format="PNG")
+        edited = nbformat.read(path, as_version=4)
+        next(o for o in edited.cells[1].outputs if o.output_type == "display_data").data["image/png"] = (
+            base64.b64encode(out.getvalue()).decode()
+        )
+        nbformat.write(edited, path)
+
+    def palette_shift(p):  # every pixel one level darker, and three pixels far off
+        p -= 1
+        p[0, :3] = 0
+        return p
+
+    redraw(palette_shift)
+    assert main(["--check", str(path)]) == 1, "the byte-for-byte check sees the redrawn figure"
+    assert main(["--check", "--portable", str(path)]) == 0, capsys.readouterr().err
+    assert "1 within the figure tolerance" in capsys.readouterr().out
+
+    def blot(p):  # a 20x20 patch turned black: a changed figure
+        p[10:30, 10:30] = 0
+        return p
+
+    redraw(blot)
+    assert main(["--check", "--portable", str(path)]) == 1
+    assert "image/png: " in capsys.readouterr().err
+
+    nbformat.write(committed, path)
+    edited = nbformat.read(path, as_version=4)
+    stream = next(o for o in edited.cells[1].outputs if o.output_type == "stream")
+    stream.text = stream.text.replace("0.950", "0.949")
+    nbformat.write(edited, path)
+    assert main(["--check", "--portable", str(path)]) == 1
+    assert "'accuracy 0.949' -> 'accuracy 0.950'" in capsys.readouterr().err

@@ -79,7 +79,10 @@ def test_imports_from_convlib_and_calls_setup(path: Path) -> None:
     assert not any("sys.path" in s for s in sources), "notebooks import convlib as installed, no sys.path edits"
     assert not any(re.search(r"import \*", s) for s in sources), "no star imports"
     imports = next(s for s in sources if "from convlib" in s)
-    assert imports.rstrip().endswith("setup(seed)"), "the imports cell ends with setup(seed)"
+    last = imports.rstrip().splitlines()[-1]
+    assert re.fullmatch(r"setup\(seed(, dtype=torch\.float64)?\)(  # .+)?", last), (
+        "the imports cell ends with setup(seed)"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)

