@@ -62,3 +62,12 @@ def test_fit_recovers_the_constants_of_a_synthetic_machine() -> None:
     for name, value in truth.items():
         assert fitted[name] == pytest.approx(value, rel=1e-6)
     assert bench.regret_with(samples, fitted) == pytest.approx([1.0] * len(samples))
+
+
+def test_bandwidth_suite_writes_only_its_file(tmp_path: Path) -> None:
+    line = bench.main(["--suite", "bandwidth", "--quick", "--out", str(tmp_path)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bandwidth.json"]
+    data = json.loads((tmp_path / "bandwidth.json").read_text())
+    assert data["array_mib"] == 1 and data["copy_gbs"] > 0 and data["triad_gbs"] > 0
+    assert data["roofline_sgemm_gflops"] is None  # no main run in tmp_path
+    assert data["machine"]["sgemm_gflops"] > 0 and f"triad {data['triad_gbs']:.1f} GB/s" in line

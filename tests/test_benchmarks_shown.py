@@ -50,3 +50,14 @@ def test_shown_sections_match_the_committed_report(path: object) -> None:
 def _titles() -> list[str]:
     report = (ROOT / "benchmarks" / "conv_benchmark.md").read_text(encoding="utf-8")
     return [""] + [line[3:].strip() for line in report.splitlines() if line.startswith("## ")]
+
+
+def test_roofline_chapter_shows_the_committed_bandwidth() -> None:
+    """08-grouped-depthwise draws its roofline from benchmarks/bandwidth.json and the main run's sgemm."""
+    stream, data = benchmarks.bandwidth(), benchmarks.load()
+    assert stream["roofline_sgemm_gflops"] == data["machine"]["sgemm_gflops"]
+    dram = max(stream["copy_gbs"], stream["triad_gbs"])
+    path = ROOT / "chapters" / "08-grouped-separable" / "08-grouped-depthwise.ipynb"
+    texts = ["".join(out.get("text", "")) for cell in load(path)["cells"] for out in cell.get("outputs", [])]
+    line = f"memory bandwidth (STREAM, {stream['array_mib']} MiB arrays): {dram:.1f} GB/s; peak "
+    assert any(line + f"{stream['roofline_sgemm_gflops']:.1f} GFLOP/s" in t for t in texts), "stale roofline"

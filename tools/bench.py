@@ -4,7 +4,9 @@ Writes into ``benchmarks/`` (or ``--out DIR``), for the book to show:
 
 - ``conv_benchmark.md``: the tables; ``conv_benchmark.png``: the figure;
 - ``conv_benchmark.json``: every number, for the chapters (``convlib.course.benchmarks`` reads it);
-- ``auto_cost.json``: the cost constants of ``method="auto"`` in use, and the ones refitted here.
+- ``auto_cost.json``: the cost constants of ``method="auto"`` in use, and the ones refitted here;
+- ``bandwidth.json`` (``--suite bandwidth`` alone, a few seconds): the memory bandwidth of STREAM-style copy
+  and triad kernels, with the sgemm ceiling that the roofline compares it with.
 
 What it measures, in one run:
 
@@ -122,6 +124,56 @@ def _sgemm_gflops(n: int, rounds: int, min_round: float) -> float:
     """Achieved GFLOP/s of an ``n x n`` float32 matrix product: the machine's practical ceiling."""
     a, b = torch.randn(n, n), torch.randn(n, n)
     return 2 * n**3 / interleaved({"mm": lambda: a @ b}, rounds, min_round)["mm"] / 1e9
+
+
+BANDWIDTH_MIB = 256  # each array of the copy and triad kernels: far beyond any CPU cache
+
+
+def stream_bandwidth(mib: int, rounds: int, min_round: float) -> dict[str, float]:
+    """Best GB/s of STREAM's copy (``a = b``) and triad (``a = b + q c``) kernels on float32 arrays.
+
+    The bytes counted are STREAM's: copy reads one array and writes one (2 words per element), triad
+    reads two and writes one (3 words); write-allocate traffic is not counted, so these are lower
+    bounds on what the memory system moved.
+
+    Args:
+        mib: size of each array in MiB.
+        rounds: timed rounds (interleaved, best kept).
+        min_round: seconds per round at least.
+
+    Returns:
+        ``{"copy_gbs": ..., "triad_gbs": ...}`` in GB/s (1e9 bytes per second).
+
+    Shapes:
+        three arrays of ``mib * 2**20 / 4`` float32 elements.
+
+    >>> sorted(stream_bandwidth(1, rounds=1, min_round=0.0))  # 1 MiB arrays: a smoke run
+    ['copy_gbs', 'triad_gbs']
+    """
+    n = mib * 2**20 // 4
+    a, b, c = torch.zeros(n), torch.rand(n), torch.rand(n)
+    best = interleaved(
+        {"copy": lambda: a.copy_(b), "triad": lambda: torch.add(b, c, alpha=3.0, out=a)}, rounds, min_round
+    )
+    return {"copy_gbs": 2 * 4 * n / best["copy"] / 1e9, "triad_gbs": 3 * 4 * n / best["triad"] / 1e9}
+
+
+def run_bandwidth(quick: bool, threads: int, rounds: int, min_round: float) -> dict:
+    """The bandwidth suite: copy and triad GB/s, and the sgemm ceiling measured in the same process."""
+    torch.set_num_threads(threads)
+    if quick:
+        rounds, min_round = 2, 0.001
+    gemm, mib = (256, 1) if quick else (2048, BANDWIDTH_MIB)
+    gflops = _sgemm_gflops(gemm, rounds, min_round)
+    stream = stream_bandwidth(mib, rounds, min_round)
+    gflops = max(gflops, _sgemm_gflops(gemm, rounds, min_round))  # best of start and end, as in the main run
+    return {"machine": _machine(threads, gflops), "array_mib": mib, **stream}
+
+
+def committed_sgemm(folder: Path) -> float | None:
+    """The sgemm ceiling of the main run committed in ``folder`` (the roofline's peak), or None if there is none."""
+    path = folder / "conv_benchmark.json"
+    return json.loads(path.read_text())["machine"]["sgemm_gflops"] if path.is_file() else None
 
 
 def _tensors(dims: Shape, nd: int, groups: int = 1, grad: bool = False) -> tuple[torch.Tensor, ...]:
@@ -579,14 +631,25 @@ def run(quick: bool, threads: int, rounds: int, min_round: float) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> str:
-    """Run the benchmark and write the report, the data and the figure; returns the markdown."""
+    """Run the benchmark and write the report, the data and the figure; returns the markdown (or the bandwidth line)."""
     parser = argparse.ArgumentParser(prog="python tools/bench.py", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("benchmarks"), help="output folder")
     parser.add_argument("--quick", action="store_true", help="tiny shapes, few rounds: a smoke run")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=15, help="timed rounds per candidate (best kept)")
     parser.add_argument("--min-round", type=float, default=0.03, help="seconds per timed round")
+    parser.add_argument("--suite", choices=("all", "bandwidth"), default="all", help="bandwidth: only bandwidth.json")
     args = parser.parse_args(argv)
+    if args.suite == "bandwidth":
+        data = run_bandwidth(args.quick, args.threads, args.rounds, args.min_round)
+        data["roofline_sgemm_gflops"] = committed_sgemm(args.out)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "bandwidth.json").write_text(json.dumps(data, indent=1) + "\n")
+        m = data["machine"]
+        return (
+            f"copy {data['copy_gbs']:.1f} GB/s, triad {data['triad_gbs']:.1f} GB/s, "
+            f"sgemm {m['sgemm_gflops']:.1f} GFLOP/s ({m['cpu']}, {m['threads']} threads)"
+        )
     # fft-conv-pytorch indexes with a list, which torch deprecates; the peer still computes the right thing
     warnings.filterwarnings("ignore", "Using a non-tuple sequence", UserWarning)
     result = run(args.quick, args.threads, args.rounds, args.min_round)

@@ -225,11 +225,35 @@ def never_read(geom: Canvas) -> list[Pair]:
     return [(r, c) for r in range(geom.input_size[0]) for c in range(geom.input_size[1]) if (r, c) not in read]
 
 
+def tap_labels(geom: Canvas) -> list[str]:
+    """Per tap of a frame (row-major window order), the name of the kernel entry it multiplies.
+
+    Entries are named ``a, b, c, ...`` row by row in the kernel as stored (``"r,c"`` beyond 26 entries), so
+    a transposed convolution's window, which multiplies the flipped kernel, reads them backwards.
+
+    Args:
+        geom: the geometry.
+
+    Returns:
+        ``kH * kW`` labels, in the order of :attr:`Frame.taps`.
+
+    Shapes:
+        not applicable.
+
+    >>> tap_labels(geometry(3, 2)), tap_labels(geometry(3, 2, transposed=True))  # the flip, visible
+    (['a', 'b', 'c', 'd'], ['d', 'c', 'b', 'a'])
+    """
+    kw = geom.kernel_size[1]
+    small = geom.kernel_size[0] * kw <= 26
+    first = frames(geom)[0]
+    return [chr(97 + a * kw + b) if small else f"{a},{b}" for a, b in first.weights]
+
+
 def panel_labels(geom: Canvas) -> list[str]:
     return ["spread + padded input" if geom.transposed else "padded input" if any(geom.padding) else "input", "output"]
 
 
-def _draw(ax: Axes, geom: Canvas, kinds: list[str], steps: list[Frame], t: int) -> None:
+def _draw(ax: Axes, geom: Canvas, kinds: list[str], steps: list[Frame], t: int, labels: list[str]) -> None:
     """One panel: the canvas with the kernel of step ``t`` on it, and the output filled so far."""
     (H, W), (h, w), f = geom.canvas_size, geom.output_size, steps[t]
     ox, oy = W + 1.5, (H - h) / 2  # the output sits right of the canvas, centred vertically
@@ -237,8 +261,9 @@ def _draw(ax: Axes, geom: Canvas, kinds: list[str], steps: list[Frame], t: int) 
         for c, k in enumerate(row):
             dashed = "--" if k in "pz" else "-"  # zeros that are not input get a dashed outline
             ax.add_patch(Rectangle((c, r), 1, 1, fc=COLORS[k], ec=COLORS["edge"], lw=0.6, ls=dashed))
-    for r, c in f.taps:
+    for (r, c), label in zip(f.taps, labels):  # each tap names the kernel entry it multiplies
         ax.add_patch(Rectangle((c, r), 1, 1, fc=COLORS["tap"], alpha=TAP_ALPHA, lw=0))
+        ax.text(c + 0.5, r + 0.55, label, ha="center", va="center", fontsize=7, color="white")
     (r0, c0), (r1, c1) = np.min(f.taps, axis=0), np.max(f.taps, axis=0)
     ax.add_patch(Rectangle((c0, r0), c1 - c0 + 1, r1 - r0 + 1, fill=False, ec=COLORS["tap"], lw=1.5))
     done = {s.output for s in steps[:t]}
@@ -281,12 +306,13 @@ def plot_frames(geom: Canvas, steps: list[int] | None = None, size: float = 2.4)
     (H, W), (h, w) = geom.canvas_size, geom.output_size
     aspect = (W + w + 1.9) / (max(H, h) + 1.6)
     fig, axes = plt.subplots(1, len(steps), figsize=(size * aspect * len(steps), size + 0.4), squeeze=False)
+    labels = tap_labels(geom)
     for ax, t in zip(axes[0], steps):
-        _draw(ax, geom, kinds, all_steps, t)
+        _draw(ax, geom, kinds, all_steps, t, labels)
     present = set("".join(kinds))
     handles = [Patch(fc=COLORS[k], ec=COLORS["edge"], label=name) for k, name in NAMES.items() if k in present]
     handles += [
-        Patch(fc=COLORS["tap"], alpha=TAP_ALPHA, label="kernel taps"),
+        Patch(fc=COLORS["tap"], alpha=TAP_ALPHA, label="kernel taps (letter: the kernel entry used)"),
         Patch(fc=COLORS["done"], ec=COLORS["edge"], label="output written"),
         Patch(fc=COLORS["now"], ec=COLORS["edge"], label="output now"),
     ]

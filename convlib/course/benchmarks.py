@@ -93,3 +93,24 @@ def load(folder: Path | None = None) -> dict[str, Any]:
     """
     result: dict[str, Any] = json.loads(_read("conv_benchmark.json", folder))
     return result
+
+
+def bandwidth(folder: Path | None = None) -> dict[str, Any]:
+    """The committed memory-bandwidth run (``bandwidth.json``, from ``python tools/bench.py --suite bandwidth``).
+
+    Args:
+        folder: where the data is; the repository's ``benchmarks/`` by default.
+
+    Returns:
+        ``copy_gbs`` and ``triad_gbs`` (STREAM-style kernels, GB/s), ``array_mib`` and ``machine``, whose
+        ``sgemm_gflops`` is the matrix-product ceiling measured in the same process, and
+        ``roofline_sgemm_gflops``, the main run's ceiling (``conv_benchmark.json``) that the roofline uses.
+
+    Shapes:
+        none.
+
+    >>> sorted(bandwidth())
+    ['array_mib', 'copy_gbs', 'machine', 'roofline_sgemm_gflops', 'triad_gbs']
+    """
+    result: dict[str, Any] = json.loads(_read("bandwidth.json", folder))
+    return result

@@ -13,7 +13,17 @@ import html
 import json
 from dataclasses import dataclass
 
-from convlib.course.animation import COLORS, MAX_FRAMES, NAMES, TAP_ALPHA, Canvas, cell_kinds, frames, panel_labels
+from convlib.course.animation import (
+    COLORS,
+    MAX_FRAMES,
+    NAMES,
+    TAP_ALPHA,
+    Canvas,
+    cell_kinds,
+    frames,
+    panel_labels,
+    tap_labels,
+)
 
 #: The player's colours on a dark page, in the book's dark mode or JupyterLab's dark theme. They keep the hues of
 #: :data:`~convlib.course.animation.COLORS`, with darker fills, a light kernel and light text. The explorer page
@@ -65,7 +75,12 @@ _PLAYER = """(function () {
         var r = Math.floor(q / W), c = q % W; g.fillRect(c * C, top + r * C, C, C);
         r0 = Math.min(r0, r); c0 = Math.min(c0, c); r1 = Math.max(r1, r); c1 = Math.max(c1, c);
       });
-      g.globalAlpha = 1; g.setLineDash([]); g.lineWidth = 2; g.strokeStyle = K.tap;
+      g.globalAlpha = 1; g.fillStyle = dark() ? "#000000" : "#ffffff"; g.textAlign = "center";
+      g.font = Math.max(7, Math.round(C * 0.5)) + "px sans-serif";
+      f[1].forEach(function (q, j) {
+        g.fillText(D.taps[j], q % W * C + C / 2, top + Math.floor(q / W) * C + C * 0.7);
+      });
+      g.textAlign = "start"; g.setLineDash([]); g.lineWidth = 2; g.strokeStyle = K.tap;
       g.strokeRect(c0 * C + 1, top + r0 * C + 1, (c1 - c0 + 1) * C - 2, (r1 - r0 + 1) * C - 2);
       for (o = 0; o < D.out[0] * w; o++) {
         cell(ox + o % w * C, oy + Math.floor(o / w) * C, o === f[0] ? K.now : done[o] ? K.done : K.todo, false);
@@ -142,13 +157,13 @@ def animate(geom: Canvas, interval_ms: int = 700) -> Animation:
     data = json.dumps({
         "canvas": [H, W], "out": [h, w], "kinds": "".join(kinds), "alpha": TAP_ALPHA,
         "colors": {"light": COLORS | {"text": LIGHT_TEXT}, "dark": DARK_COLORS},
-        "cell": cell, "size": size, "interval": interval_ms, "labels": panel_labels(geom),
+        "cell": cell, "size": size, "interval": interval_ms, "labels": panel_labels(geom), "taps": tap_labels(geom),
         "frames": [[f.output[0] * w + f.output[1], [r * W + c for r, c in f.taps]] for f in steps],
     }, separators=(",", ":"), sort_keys=True)  # fmt: skip
     uid, desc = hashlib.sha1(data.encode()).hexdigest()[:12], html.escape(geom.describe())
     legend = [_swatch(k, name) for k, name in NAMES.items() if k in "".join(kinds)]
     legend += [
-        _swatch("tap", "kernel taps", TAP_ALPHA),
+        _swatch("tap", "kernel taps (letter: the kernel entry used, a, b, c, … row by row)", TAP_ALPHA),
         _swatch("done", "output written"),
         _swatch("now", "output now"),
     ]
