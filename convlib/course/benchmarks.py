@@ -1,7 +1,8 @@
 """The committed benchmark, as the chapters show it: never a timing taken while a notebook runs.
 
 ``tools/bench.py`` writes ``benchmarks/conv_benchmark.md`` (tables) and ``conv_benchmark.json``
-(every number) on a quiet machine. A chapter displays a section of those files with :func:`section`
+(every number) on a quiet machine, and ``conv_impl.json`` (which kernel torch ran; see
+:func:`implementations`). A chapter displays a section of those files with :func:`section`
 or reads the numbers with :func:`load`; what it displays carries a marker naming its source, and
 ``tests/test_benchmarks_shown.py`` fails when a notebook shows text that the committed files no
 longer contain (a benchmark rerun without re-executing the chapter).
@@ -92,4 +93,25 @@ def load(folder: Path | None = None) -> dict[str, Any]:
     ['cores', 'cpu', 'omp_wait_policy']
     """
     result: dict[str, Any] = json.loads(_read("conv_benchmark.json", folder))
+    return result
+
+
+def implementations(folder: Path | None = None) -> dict[str, Any]:
+    """Which kernel ``F.conv2d`` ran for each benchmark shape (``conv_impl.json``, from ``tools/onednn.py``).
+
+    Args:
+        folder: where the data is; the repository's ``benchmarks/`` by default.
+
+    Returns:
+        ``cpu`` (model and vector extensions of the CPU that produced it), ``torch``, ``threads``, and ``rows``:
+        one per shape and instruction-set cap, with the oneDNN implementation (None where torch did not call
+        oneDNN) and the aten convolution ops that ran.
+
+    Shapes:
+        none.
+
+    >>> {row["cap"] for row in implementations()["rows"]} >= {"native"}
+    True
+    """
+    result: dict[str, Any] = json.loads(_read("conv_impl.json", folder))
     return result
