@@ -6,7 +6,9 @@ Writes into ``benchmarks/`` (or ``--out DIR``), for the book to show:
 - ``conv_benchmark.json``: every number, for the chapters (``convlib.course.benchmarks`` reads it);
 - ``auto_cost.json``: the cost constants of ``method="auto"`` in use, and the ones refitted here;
 - ``bandwidth.json`` (``--suite bandwidth`` alone, a few seconds): the memory bandwidth of STREAM-style copy
-  and triad kernels, with the sgemm ceiling that the roofline compares it with.
+  and triad kernels, with the sgemm ceiling that the roofline compares it with;
+- ``conv_impl.json``: which oneDNN implementation (or torch's own kernel) ``F.conv2d`` ran for each
+  shape, on this CPU and with oneDNN capped at older instruction sets (``tools/onednn.py``).
 
 What it measures, in one run:
 
@@ -61,6 +63,12 @@ import torch.nn.functional as F
 from convlib import functional as cf
 from convlib.algorithms import registry
 from convlib.algorithms.winograd import supports
+
+if not __package__:  # run as a script (python tools/bench.py): make the repository importable
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tools import onednn
 
 Shape = tuple[int, int, int, int, int]  # (N, C_in, size, C_out, k): H = W = size in 2-D, L = size in 1-D
 SHAPES: dict[str, Shape] = {
@@ -661,6 +669,7 @@ def main(argv: Sequence[str] | None = None) -> str:
     cost = {"in_use": summary["constants_in_use"], "fitted": summary["constants_fitted"]}
     (args.out / "auto_cost.json").write_text(json.dumps(cost, indent=1) + "\n")
     _plot(result, args.out / "conv_benchmark.png")
+    onednn.write(args.out, args.quick, args.threads)  # which kernel F.conv2d ran: no timing, a log
     return report
 
 

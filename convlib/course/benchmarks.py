@@ -1,10 +1,12 @@
 """The committed benchmark, as the chapters show it: never a timing taken while a notebook runs.
 
 ``tools/bench.py`` writes ``benchmarks/conv_benchmark.md`` (tables) and ``conv_benchmark.json``
-(every number) on a quiet machine. A chapter displays a section of those files with :func:`section`
-or reads the numbers with :func:`load`; what it displays carries a marker naming its source, and
-``tests/test_benchmarks_shown.py`` fails when a notebook shows text that the committed files no
-longer contain (a benchmark rerun without re-executing the chapter).
+(every number) on a quiet machine, ``bandwidth.json`` (the memory-bandwidth suite; see
+:func:`bandwidth`) and ``conv_impl.json`` (which kernel torch ran; see :func:`implementations`). A
+chapter displays a section of those files with :func:`section` or reads the numbers with :func:`load`;
+what it displays carries a marker naming its source, and ``tests/test_benchmarks_shown.py`` fails
+when a notebook shows text that the committed files no longer contain (a benchmark rerun without
+re-executing the chapter).
 """
 
 from __future__ import annotations
@@ -113,4 +115,25 @@ def bandwidth(folder: Path | None = None) -> dict[str, Any]:
     ['array_mib', 'copy_gbs', 'machine', 'roofline_sgemm_gflops', 'triad_gbs']
     """
     result: dict[str, Any] = json.loads(_read("bandwidth.json", folder))
+    return result
+
+
+def implementations(folder: Path | None = None) -> dict[str, Any]:
+    """Which kernel ``F.conv2d`` ran for each benchmark shape (``conv_impl.json``, from ``tools/onednn.py``).
+
+    Args:
+        folder: where the data is; the repository's ``benchmarks/`` by default.
+
+    Returns:
+        ``cpu`` (model and vector extensions of the CPU that produced it), ``torch``, ``threads``, and ``rows``:
+        one per shape and instruction-set cap, with the oneDNN implementation (None where torch did not call
+        oneDNN) and the aten convolution ops that ran.
+
+    Shapes:
+        none.
+
+    >>> {row["cap"] for row in implementations()["rows"]} >= {"native"}
+    True
+    """
+    result: dict[str, Any] = json.loads(_read("conv_impl.json", folder))
     return result
