@@ -171,3 +171,23 @@ def test_fit_and_accuracy_reject_bad_data() -> None:
         accuracy(nn.Linear(5, 2), x, y[:10])
     with pytest.raises(TypeError, match="x must be a floating"):
         accuracy(nn.Linear(5, 2), x.long(), y)
+
+
+def test_fit_calls_after_epoch_and_trains_as_without_it() -> None:
+    """The callback sees every epoch, may evaluate the model, and changes nothing about training."""
+    x, y = torch.randn(40, 6, generator=torch.Generator().manual_seed(0)), torch.arange(40) % 3
+    seen, modes = [], []
+
+    def probe(epoch: int) -> None:
+        seen.append(epoch)
+        accuracy(watched, x, y)  # puts the model in eval mode
+        modes.append(watched.training)
+
+    torch.manual_seed(0)
+    plain = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    torch.manual_seed(0)
+    watched = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    losses = fit(plain, x, y, epochs=3, batch_size=8, seed=1)
+    assert fit(watched, x, y, epochs=3, batch_size=8, seed=1, after_epoch=probe) == losses
+    assert seen == [1, 2, 3] and modes == [False, False, False] and watched.training
+    assert all(torch.equal(a, b) for a, b in zip(plain.parameters(), watched.parameters()))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,6 +104,7 @@ def fit(
     batch_size: int = 100,
     lr: float = 1e-2,
     seed: int = 0,
+    after_epoch: Callable[[int], None] | None = None,
 ) -> list[float]:
     """Train a classifier with Adam on the cross-entropy; the batch order depends on ``seed`` alone.
 
@@ -114,6 +116,8 @@ def fit(
         batch_size: samples per Adam step (the last batch of an epoch may be smaller).
         lr: Adam's learning rate.
         seed: seeds this loop's own ``torch.Generator``, so the global random state is not used.
+        after_epoch: called with the epoch number (1, 2, ...) after each epoch, for example to measure
+            the test loss; the model is put back in training mode afterwards.
 
     Returns:
         the mean training loss of each epoch.
@@ -137,7 +141,7 @@ def fit(
     model.train()
     losses = []
     with one_thread():
-        for _ in range(epochs):
+        for epoch in range(1, epochs + 1):
             order = torch.randperm(len(x), generator=generator).to(x.device)
             total = 0.0
             for batch in order.split(batch_size):
@@ -147,6 +151,9 @@ def fit(
                 optimizer.step()
                 total += loss.item() * len(batch)
             losses.append(total / len(x))
+            if after_epoch is not None:
+                after_epoch(epoch)
+                model.train()
     return losses
 
 
