@@ -58,11 +58,13 @@ lint: $(STAMP)
 test: lint
 	$(PY) -m pytest -n 2 --dist worksteal --durations=15 --doctest-modules \
 		--ignore=tests/test_site.py --ignore=tests/test_explorer.py --ignore=tests/test_pages.py \
-		--ignore=tests/test_lean_site.py tests convlib
+		--ignore=tests/test_lean_site.py --ignore=tests/test_links.py --ignore=tests/test_interaction.py \
+		--ignore=tests/test_pdf.py tests convlib
 	$(PY) -m pytest $(NBVAL_FLAGS) chapters
 	$(FORCED_CPU) $(PY) tools/execute.py --check --portable --jobs 2
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
-	CONVLIB_REQUIRE_SITE=1 $(PY) -m pytest tests/test_site.py tests/test_lean_site.py tests/test_explorer.py tests/test_pages.py
+	CONVLIB_REQUIRE_SITE=1 $(PY) -m pytest tests/test_site.py tests/test_lean_site.py tests/test_explorer.py tests/test_pages.py \
+		tests/test_links.py tests/test_interaction.py
 
 # The PDF edition: the book built as one HTML page and printed by Debian's chromium (tools/pdf.py), offline,
 # into _build/html beside the site; then read back by poppler (tests/test_pdf.py). A few minutes.

@@ -73,7 +73,11 @@ def test_the_check_finds_each_kind_of_fault(tmp_path: Path) -> None:
         )
     )
     report = links.check(site)
-    assert sorted(link for _, link, _ in report.broken) == ["#here", "api/ops.html#convlib.conv3d", "chapters/gone.html"]
+    assert sorted(link for _, link, _ in report.broken) == [
+        "#here",
+        "api/ops.html#convlib.conv3d",
+        "chapters/gone.html",
+    ]
     assert report.placeholders == ["https://example.com/x", "https://github.com/your-org/your-repo"]
     assert set(report.external) == {"https://arxiv.org/abs/1603.07285", *report.placeholders}
     assert report.later == {links.PDF: ["intro.html"]} and not report.ok

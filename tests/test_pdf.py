@@ -46,13 +46,18 @@ def plain(text: str) -> str:
 
 
 @cache
-def text() -> str:
-    return plain(subprocess.run(["pdftotext", "-layout", str(PATH), "-"], capture_output=True, text=True, check=True).stdout)
+def pdftotext() -> str:
+    """The PDF's text, each page's lines laid out as printed."""
+    return subprocess.run(["pdftotext", "-layout", str(PATH), "-"], capture_output=True, text=True, check=True).stdout
 
 
 @cache
+def text() -> str:
+    return plain(pdftotext())
+
+
 def raw_lines() -> list[str]:
-    return subprocess.run(["pdftotext", "-layout", str(PATH), "-"], capture_output=True, text=True, check=True).stdout.splitlines()
+    return pdftotext().splitlines()
 
 
 def notebook(path: Path) -> dict:

@@ -120,7 +120,7 @@ def check(site: Path) -> Report:
                 continue
             if parts.fragment and target.suffix == ".html":
                 report.anchors += 1
-                known = ids.get(target) if target in ids else parse(target).ids
+                known = ids[target] if target in ids else parse(target).ids
                 if unquote(parts.fragment) not in known:
                     report.broken.append((name, link, f"no id {parts.fragment!r} in {relative}"))
     return report

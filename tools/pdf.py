@@ -38,7 +38,8 @@ PRINT_CSS = """
   .pst-scrollable-table-container, .table-wrapper { overflow: visible !important; }
   table { font-size: 0.8em; }
   .toggle-hidden, details > *:not(summary) { display: revert !important; visibility: visible !important; }
-  button.toggle-button, details.hide > summary, .copybtn, .headerlink, .prev-next-area, #jb-print-toc { display: none !important; }
+  button.toggle-button, details.hide > summary, .copybtn, .headerlink, .prev-next-area, #jb-print-toc {
+    display: none !important; }
   img { max-width: 100% !important; height: auto !important; break-inside: avoid; }
   figure, .cell_output img { break-inside: avoid; }
   h1, h2, h3 { break-after: avoid; }
@@ -53,7 +54,6 @@ PREPARE_JS = """async () => {
   document.documentElement.dataset.mode = "light";
   for (const d of document.querySelectorAll("details")) d.open = true;
   for (const e of document.querySelectorAll(".toggle-hidden")) e.classList.remove("toggle-hidden");
-  for (const e of document.querySelectorAll(".dropdown.toggle-hidden, .admonition.toggle-hidden")) e.classList.remove("toggle-hidden");
   const images = [...document.images];
   for (const img of images) { img.loading = "eager"; img.decoding = "sync"; }
   await Promise.all(images.map(img => img.complete ? null : new Promise(done => {
