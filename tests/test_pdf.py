@@ -4,7 +4,8 @@
 - every chapter's title and every figure's caption (from the notebooks' cell metadata) is in its text;
 - no formula is left as raw TeX (every TeX command in the text comes from a code cell's source, where the
   book shows it as code);
-- solutions are printed open, and code wraps: no line of the text runs past the page's width.
+- solutions are printed open, and code wraps: no line of the text runs past the page's width;
+- the text is printed at its size: no element wider than the paper made Chromium shrink the pages.
 
 ``make test`` does not build the PDF (it takes minutes); ``.ci/run`` runs ``make pdf`` and then this test with
 ``CONVLIB_REQUIRE_PDF=1``, so a missing PDF or a missing poppler fails there instead of skipping.
@@ -16,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import unicodedata
 from functools import cache
@@ -27,7 +29,7 @@ from tests.notebooks import NOTEBOOKS, ROOT
 from tools.links import PDF
 
 PATH = ROOT / "_build" / "html" / PDF
-PAGES = range(150, 900)  # the book printed on A4; it was 400 to 500 pages when this was written
+PAGES = range(400, 750)  # the book printed on A4: 531 pages when this was written
 
 if not (PATH.is_file() and shutil.which("pdftotext") and shutil.which("pdfinfo")):
     if os.environ.get("CONVLIB_REQUIRE_PDF"):
@@ -142,3 +144,11 @@ def test_solutions_are_printed_open() -> None:
 def test_code_wraps_at_the_margin() -> None:
     widest = max(len(line.rstrip()) for line in raw_lines())
     assert widest <= 160, f"a line of {widest} characters: code runs off the page"
+
+
+def test_text_is_printed_at_its_size() -> None:
+    """Chromium shrinks every page when one element is wider than the paper; the body text then drops from about
+    12 pt to 7. The median word's height tells."""
+    bbox = subprocess.run(["pdftotext", "-bbox", str(PATH), "-"], capture_output=True, text=True, check=True).stdout
+    heights = [float(b) - float(a) for a, b in re.findall(r'yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)"', bbox)]
+    assert len(heights) > 50_000 and statistics.median(heights) >= 10, statistics.median(heights)

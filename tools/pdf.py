@@ -35,8 +35,11 @@ PRINT_CSS = """
 @media print {
   pre, pre code, .highlight pre, div.cell_output pre { white-space: pre-wrap !important; overflow-wrap: anywhere;
     overflow: visible !important; max-height: none !important; }
+  /* Paper does not scroll: a table wider than the page would make Chromium shrink every page to fit it, so
+     tables take the page's width and their cells wrap anywhere. */
   .pst-scrollable-table-container, .table-wrapper { overflow: visible !important; }
-  table { font-size: 0.8em; }
+  table { font-size: 0.8em; max-width: 100% !important; }
+  td, th, td *, th * { overflow-wrap: anywhere; }
   .toggle-hidden, details > *:not(summary) { display: revert !important; visibility: visible !important; }
   button.toggle-button, details.hide > summary, .copybtn, .headerlink, .prev-next-area, #jb-print-toc {
     display: none !important; }
