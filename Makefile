@@ -27,7 +27,7 @@ FORCED_CPU := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE ONEDNN_MAX_CPU_ISA
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	-p no:randomly -n 2 --dist loadscope
 
-.PHONY: book test execute bench audit lab serve clean distclean lint
+.PHONY: book test execute bench audit lab serve clean distclean lint pdf links
 
 book: $(HTML)/index.html
 	@echo "Book: $(CURDIR)/$(HTML)/index.html"
@@ -58,11 +58,23 @@ lint: $(STAMP)
 test: lint
 	$(PY) -m pytest -n 2 --dist worksteal --durations=15 --doctest-modules \
 		--ignore=tests/test_site.py --ignore=tests/test_explorer.py --ignore=tests/test_pages.py \
-		--ignore=tests/test_lean_site.py tests convlib
+		--ignore=tests/test_lean_site.py --ignore=tests/test_links.py --ignore=tests/test_interaction.py \
+		--ignore=tests/test_pdf.py tests convlib
 	$(PY) -m pytest $(NBVAL_FLAGS) chapters
 	$(FORCED_CPU) $(PY) tools/execute.py --check --portable --jobs 2
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
-	CONVLIB_REQUIRE_SITE=1 $(PY) -m pytest tests/test_site.py tests/test_lean_site.py tests/test_explorer.py tests/test_pages.py
+	CONVLIB_REQUIRE_SITE=1 $(PY) -m pytest tests/test_site.py tests/test_lean_site.py tests/test_explorer.py tests/test_pages.py \
+		tests/test_links.py tests/test_interaction.py
+
+# The PDF edition: the book built as one HTML page and printed by Debian's chromium (tools/pdf.py), offline,
+# into _build/html beside the site; then read back by poppler (tests/test_pdf.py). A few minutes.
+pdf: $(STAMP)
+	$(PY) tools/pdf.py
+	CONVLIB_REQUIRE_PDF=1 $(PY) -m pytest -p no:randomly tests/test_pdf.py
+
+# Every link of the built book: internal links and anchors resolve, external ones are listed in _build/links.md.
+links: $(HTML)/index.html
+	$(PY) tools/links.py
 
 # Re-execute every notebook (or one: make execute NB=chapters/02-convolution-layer/02-convolution-layer.ipynb).
 execute: $(STAMP)

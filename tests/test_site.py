@@ -131,13 +131,20 @@ def test_chapter_figures_are_present(page: Path) -> None:
 
 
 @pytest.mark.parametrize("page", CHAPTER_PAGES, ids=lambda p: p.stem)
-def test_download_button_and_no_dead_launch_button(page: Path) -> None:
+def test_download_button_and_launch_buttons_follow_the_repository(page: Path) -> None:
     text = page.read_text(encoding="utf-8")
     match = re.search(r'href="([^"]*_sources/[^"]+\.ipynb)"', text)
     assert match, "no .ipynb download button"
     assert local_target(page, match.group(1)).is_file(), "the .ipynb download points at no file"  # type: ignore[union-attr]
-    # the course's repository is not published yet, so a Colab button would open a 404
-    assert "colab.research.google.com" not in text, "a Colab launch button leads nowhere until the repo is public"
+    # The repository and Colab buttons follow BOOK_REPOSITORY (_ext/published_repo.py): a local build has none,
+    # the published one opens its own repository (tests/test_published_repo.py builds both ways).
+    repository = os.environ.get("BOOK_REPOSITORY", "")
+    notebook = page.relative_to(HTML).with_suffix(".ipynb").as_posix()
+    colab = f"https://colab.research.google.com/github/{repository}/blob/"
+    if repository:
+        assert f'href="https://github.com/{repository}"' in text and colab in text and notebook in text
+    else:
+        assert "github.com/" not in text and "colab.research.google.com" not in text, "a button to no repository"
     assert "thebe" not in text.lower(), "thebe must be off: no launch button, scripts or config"
 
 
