@@ -147,6 +147,18 @@ def test_plot_frames_draws_the_kernel() -> None:
         plot_frames(g, steps=[4])
 
 
+def test_input_name_renames_the_canvas_cells() -> None:
+    g = geometry(3, 3, stride=2, padding=1, transposed=True)  # an input gradient reads the upstream gradient
+    fig = plot_frames(g, steps=[0], input_name="upstream gradient")
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "upstream gradient" in legend and "input" not in legend
+    assert "spread + padded upstream gradient" in [t.get_text() for t in fig.axes[0].texts]
+    plt.close(fig)
+    html = animate(g, input_name="upstream gradient").html
+    assert "spread + padded upstream gradient" in html and "></span> upstream gradient &nbsp;" in html
+    assert animate(g, input_name="input").html == animate(g).html  # the default is unchanged
+
+
 def test_animation_is_deterministic_small_and_offline() -> None:
     g = geometry(7, 3, stride=2, padding=1)
     html = animate(g).html

@@ -30,7 +30,21 @@ COLORS = {"i": "#9ecae1", "u": "#fdae6b", "p": "#ffffff", "z": "#e5e5e5", "tap":
           "edge": "#969696", "done": "#a1d99b", "now": "#31a354", "todo": "#ffffff"}  # fmt: skip
 TAP_ALPHA = 0.6  # the kernel is see-through, so the kind of cell under each tap stays visible
 MAX_FRAMES = 400  # a longer animation is too slow to watch and too big to embed
-NAMES = {"i": "input", "u": "input never read", "p": "padding", "z": "inserted zero"}
+
+
+def cell_names(input_name: str = "input") -> dict[str, str]:
+    """Legend names of the canvas kinds, with the input called ``input_name``.
+
+    A transposed convolution that computes an input gradient reads the upstream gradient, and a chapter
+    says so by passing ``input_name="upstream gradient"``.
+
+    >>> cell_names("upstream gradient")["i"], cell_names()["u"]
+    ('upstream gradient', 'input never read')
+    """
+    return {"i": input_name, "u": f"{input_name} never read", "p": "padding", "z": "inserted zero"}
+
+
+NAMES = cell_names()  # the default legend: the canvas holds the input
 
 
 @dataclass(frozen=True)
@@ -249,11 +263,15 @@ def tap_labels(geom: Canvas) -> list[str]:
     return [chr(97 + a * kw + b) if small else f"{a},{b}" for a, b in first.weights]
 
 
-def panel_labels(geom: Canvas) -> list[str]:
-    return ["spread + padded input" if geom.transposed else "padded input" if any(geom.padding) else "input", "output"]
+def panel_labels(geom: Canvas, input_name: str = "input") -> list[str]:
+    """The titles of the two panels: the canvas (what it holds) and the output."""
+    padded = f"spread + padded {input_name}" if geom.transposed else f"padded {input_name}"
+    return [padded if geom.transposed or any(geom.padding) else input_name, "output"]
 
 
-def _draw(ax: Axes, geom: Canvas, kinds: list[str], steps: list[Frame], t: int, labels: list[str]) -> None:
+def _draw(
+    ax: Axes, geom: Canvas, kinds: list[str], steps: list[Frame], t: int, labels: list[str], panels: list[str]
+) -> None:
     """One panel: the canvas with the kernel of step ``t`` on it, and the output filled so far."""
     (H, W), (h, w), f = geom.canvas_size, geom.output_size, steps[t]
     ox, oy = W + 1.5, (H - h) / 2  # the output sits right of the canvas, centred vertically
@@ -271,20 +289,21 @@ def _draw(ax: Axes, geom: Canvas, kinds: list[str], steps: list[Frame], t: int, 
         for c in range(w):
             kind = "now" if (r, c) == f.output else "done" if (r, c) in done else "todo"
             ax.add_patch(Rectangle((ox + c, oy + r), 1, 1, fc=COLORS[kind], ec=COLORS["edge"], lw=0.6))
-    for x, y, text in zip((0, ox), (-0.3, oy - 0.3), panel_labels(geom)):
+    for x, y, text in zip((0, ox), (-0.3, oy - 0.3), panels):
         ax.text(x, y, text, fontsize=8, va="bottom")
     ax.set(xlim=(-0.2, ox + w + 0.2), ylim=(max(H, h) + 0.2, -1.4), aspect="equal")
     ax.set_axis_off()
     ax.set_title(f"step {t + 1} of {len(steps)}: output {f.output}")
 
 
-def plot_frames(geom: Canvas, steps: list[int] | None = None, size: float = 2.4) -> Figure:
+def plot_frames(geom: Canvas, steps: list[int] | None = None, size: float = 2.4, input_name: str = "input") -> Figure:
     """A static strip of key frames, for print, PDF and readers without JavaScript.
 
     Args:
         geom: the geometry.
         steps: the steps to draw, 0-based; ``None`` draws up to four, evenly spaced, first and last included.
         size: height of a panel in inches; its width follows the grids' aspect ratio.
+        input_name: what the canvas holds, in the legend and the panel titles (see :func:`cell_names`).
 
     Returns:
         the figure, with one panel per step and a legend of the cell colours.
@@ -308,9 +327,10 @@ def plot_frames(geom: Canvas, steps: list[int] | None = None, size: float = 2.4)
     fig, axes = plt.subplots(1, len(steps), figsize=(size * aspect * len(steps), size + 0.4), squeeze=False)
     labels = tap_labels(geom)
     for ax, t in zip(axes[0], steps):
-        _draw(ax, geom, kinds, all_steps, t, labels)
+        _draw(ax, geom, kinds, all_steps, t, labels, panel_labels(geom, input_name))
     present = set("".join(kinds))
-    handles = [Patch(fc=COLORS[k], ec=COLORS["edge"], label=name) for k, name in NAMES.items() if k in present]
+    names = cell_names(input_name)
+    handles = [Patch(fc=COLORS[k], ec=COLORS["edge"], label=name) for k, name in names.items() if k in present]
     handles += [
         Patch(fc=COLORS["tap"], alpha=TAP_ALPHA, label="kernel taps (letter: the kernel entry used)"),
         Patch(fc=COLORS["done"], ec=COLORS["edge"], label="output written"),

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from convlib.course.animation import (
     COLORS,
     MAX_FRAMES,
-    NAMES,
     TAP_ALPHA,
     Canvas,
     cell_kinds,
+    cell_names,
     frames,
     panel_labels,
     tap_labels,
@@ -120,7 +120,7 @@ def _swatch(kind: str, name: str, opacity: float = 1.0) -> str:
     return f'<span data-kind="{kind}" style="{box};border:1px solid #969696;vertical-align:middle"></span> {name}'
 
 
-def animate(geom: Canvas, interval_ms: int = 700) -> Animation:
+def animate(geom: Canvas, interval_ms: int = 700, input_name: str = "input") -> Animation:
     """An HTML/JS animation of the kernel sliding over the canvas while the output fills in.
 
     The player is inline (no external script, no network): it draws JSON frame data on a ``<canvas>``,
@@ -132,6 +132,7 @@ def animate(geom: Canvas, interval_ms: int = 700) -> Animation:
     Args:
         geom: the geometry, with at most ``MAX_FRAMES`` output cells.
         interval_ms: milliseconds per step.
+        input_name: what the canvas holds, in the legend and the panel titles (see :func:`cell_names`).
 
     Returns:
         an :class:`Animation`, whose ``.html`` a notebook cell shows when it ends with the animation.
@@ -157,11 +158,12 @@ def animate(geom: Canvas, interval_ms: int = 700) -> Animation:
     data = json.dumps({
         "canvas": [H, W], "out": [h, w], "kinds": "".join(kinds), "alpha": TAP_ALPHA,
         "colors": {"light": COLORS | {"text": LIGHT_TEXT}, "dark": DARK_COLORS},
-        "cell": cell, "size": size, "interval": interval_ms, "labels": panel_labels(geom), "taps": tap_labels(geom),
+        "cell": cell, "size": size, "interval": interval_ms, "labels": panel_labels(geom, input_name),
+        "taps": tap_labels(geom),
         "frames": [[f.output[0] * w + f.output[1], [r * W + c for r, c in f.taps]] for f in steps],
     }, separators=(",", ":"), sort_keys=True)  # fmt: skip
     uid, desc = hashlib.sha1(data.encode()).hexdigest()[:12], html.escape(geom.describe())
-    legend = [_swatch(k, name) for k, name in NAMES.items() if k in "".join(kinds)]
+    legend = [_swatch(k, name) for k, name in cell_names(input_name).items() if k in "".join(kinds)]
     legend += [
         _swatch("tap", "kernel taps (letter: the kernel entry used, a, b, c, … row by row)", TAP_ALPHA),
         _swatch("done", "output written"),
