@@ -249,7 +249,7 @@ def tap_labels(geom: Canvas) -> list[str]:
         geom: the geometry.
 
     Returns:
-        ``kH * kW`` labels, in the order of :attr:`Frame.taps`.
+        ``kH * kW`` labels, in the order of ``Frame.taps``.
 
     Shapes:
         not applicable.

@@ -132,7 +132,8 @@ def animate(geom: Canvas, interval_ms: int = 700, input_name: str = "input") -> 
     Args:
         geom: the geometry, with at most ``MAX_FRAMES`` output cells.
         interval_ms: milliseconds per step.
-        input_name: what the canvas holds, in the legend and the panel titles (see :func:`cell_names`).
+        input_name: what the canvas holds, in the legend and the panel titles
+            (see :func:`convlib.course.animation.cell_names`).
 
     Returns:
         an :class:`Animation`, whose ``.html`` a notebook cell shows when it ends with the animation.
