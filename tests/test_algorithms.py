@@ -22,8 +22,8 @@ from convlib.algorithms import _fast, fft, im2col, loops, winograd
 from convlib.algorithms.adjoint import Correlate, conv_transpose, conv_weight_grad
 from convlib.algorithms.grid import spread
 from convlib.algorithms.registry import FAST, PLAIN
-from tests.test_conv_forward import TOL, Case, conv_cases, reference
-from tests.test_conv_transpose import TCase, transpose_cases
+from tests.helpers import TOL, reference
+from tests.strategies import Case, TCase, conv_cases, transpose_cases
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
 CORRELATE = {"loops": loops.correlate, "im2col": im2col.correlate, "fft": fft.correlate}

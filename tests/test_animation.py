@@ -24,6 +24,7 @@ from convlib.course.animation import MAX_FRAMES, cell_kinds, frames, geometry, n
 from convlib.course.player import animate
 from convlib.shapes import conv_output_size, conv_transpose_output_size
 from tests.browser import rendered_dom
+from tests.strategies import per_axis
 
 
 def index_image(h: int, w: int) -> torch.Tensor:
@@ -73,11 +74,8 @@ def test_conv_transpose_frames_match_conv_transpose2d(i: int, k: int, s: int, p:
     check_against_torch(True, pair(i), pair(k), pair(s), pair(p), pair(d), pair(o))
 
 
-sizes = st.tuples(st.integers(1, 4), st.integers(1, 4))
-
-
-@given(i=st.tuples(st.integers(3, 9), st.integers(3, 9)), k=sizes, s=sizes, p=st.tuples(st.integers(0, 3),
-       st.integers(0, 3)), d=st.tuples(st.integers(1, 3), st.integers(1, 3)), transposed=st.booleans())  # fmt: skip
+@given(i=per_axis(2, 3, 9), k=per_axis(2, 1, 4), s=per_axis(2, 1, 4), p=per_axis(2, 0, 3), d=per_axis(2, 1, 3),
+       transposed=st.booleans())  # fmt: skip
 def test_per_axis_parameters_match_torch(i, k, s, p, d, transposed) -> None:  # type: ignore[no-untyped-def]
     def size(i: int, k: int, s: int, p: int, d: int) -> int:
         return conv_transpose_output_size(i, k, s, p, 0, d) if transposed else conv_output_size(i, k, s, p, d)

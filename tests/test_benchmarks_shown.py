@@ -14,7 +14,7 @@ import pytest
 
 from convlib.algorithms import registry
 from convlib.course import benchmarks
-from tests.notebooks import NOTEBOOKS, ROOT, load, source
+from tests.helpers import NOTEBOOKS, ROOT, load, source
 
 SHOWING = [p for p in NOTEBOOKS if any("benchmarks" in source(c) for c in load(p)["cells"])]
 

@@ -9,7 +9,8 @@ from hypothesis import given
 from convlib import functional as cf
 from convlib.algorithms import registry
 from convlib.algorithms.autograd import Conv
-from tests.test_conv_forward import Case, conv_cases, ours, reference
+from tests.helpers import ours, reference
+from tests.strategies import Case, conv_cases
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
 METHODS = [m for m in registry.METHODS if m != "winograd"]  # winograd: 3x3 only, tested apart

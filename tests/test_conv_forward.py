@@ -1,105 +1,25 @@
 """Forward convolution against ``torch.nn`` on random valid argument combinations, for every method.
 
-The strategies below build only valid combinations (sizes are derived so that the kernel fits), so
-no example is filtered out or returns early. They are shared with the backward tests.
+The cases come from :func:`tests.strategies.conv_cases`, which builds only valid combinations (sizes are
+derived so that the kernel fits), so no example is filtered out or returns early.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 import torch
 from hypothesis import given
-from hypothesis import strategies as st
 
 from convlib import functional as cf
 from convlib.algorithms import _fast
 from convlib.algorithms.registry import METHODS, choose_method
+from tests.helpers import CONV, TOL, ours, reference
+from tests.strategies import Case, conv_cases
 
-CONV = {1: cf.conv1d, 2: cf.conv2d, 3: cf.conv3d}
-MODULE = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}
 # torch warns that its own "same" with even kernels copies the input; it is the reference here, not under test
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
-
-TOL = {torch.float32: {"rtol": 1e-4, "atol": 1e-4}, torch.float64: {"rtol": 1e-10, "atol": 1e-10}}
-
-
-@dataclass
-class Case:
-    """One convolution call: tensors plus keyword arguments, valid by construction."""
-
-    x: torch.Tensor
-    w: torch.Tensor
-    b: torch.Tensor | None
-    kwargs: dict[str, Any]
-    padding_mode: str
-
-    @property
-    def n(self) -> int:
-        return self.w.ndim - 2
-
-
-@st.composite
-def conv_cases(
-    draw: st.DrawFn,
-    dims: tuple[int, ...] = (1, 2, 3),
-    dtypes: tuple[torch.dtype, ...] = (torch.float32, torch.float64),
-    winograd: bool = False,
-) -> Case:
-    """A valid ``convNd`` call. With ``winograd``, only 2-D 3x3 kernels with stride and dilation 1."""
-    n = 2 if winograd else draw(st.sampled_from(dims))
-    groups = draw(st.integers(1, 3))
-    c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
-    small = 3 if n == 3 else 4  # keeps 3-D volumes tiny
-    kernel = [3] * n if winograd else draw(st.lists(st.integers(1, small), min_size=n, max_size=n))
-    dilation = [1] * n if winograd else draw(st.lists(st.integers(1, 2), min_size=n, max_size=n))
-    mode = draw(st.sampled_from(["zeros", "reflect", "replicate", "circular"]))
-    kind = draw(st.sampled_from(["int", "tuple", "valid", "same"]))
-    stride = [1] * n if winograd or kind == "same" else draw(st.lists(st.integers(1, 3), min_size=n, max_size=n))
-    if kind == "same":
-        padding: Any = "same"
-        pads = [(d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2) for k, d in zip(kernel, dilation)]
-    elif kind == "valid":
-        padding, pads = "valid", [(0, 0)] * n
-    else:
-        per_axis = draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))
-        padding = per_axis[0] if kind == "int" else tuple(per_axis)
-        pads = [(per_axis[0], per_axis[0])] * n if kind == "int" else [(p, p) for p in per_axis]
-    size = []
-    for k, d, (p0, p1) in zip(kernel, dilation, pads):
-        fits = d * (k - 1) + 1 - p0 - p1  # the padded input must hold the dilated kernel
-        mode_min = {"reflect": max(p0, p1) + 1, "circular": max(p0, p1)}.get(mode, 1)
-        size.append(max(fits, mode_min, 1) + draw(st.integers(0, 3)))
-    batch = draw(st.sampled_from([None, 1, 2]))
-    dtype = draw(st.sampled_from(dtypes))
-    seed = draw(st.integers(0, 2**16))
-    gen = torch.Generator().manual_seed(seed)
-    shape = ([] if batch is None else [batch]) + [c_in, *size]
-    x = torch.randn(*shape, generator=gen, dtype=dtype)
-    w = torch.randn(c_out, c_in // groups, *kernel, generator=gen, dtype=dtype)
-    b = torch.randn(c_out, generator=gen, dtype=dtype) if draw(st.booleans()) else None
-    kwargs = {"stride": tuple(stride), "padding": padding, "dilation": tuple(dilation), "groups": groups}
-    return Case(x, w, b, kwargs, mode)
-
-
-def ours(case: Case, method: str, x: torch.Tensor | None = None, w: torch.Tensor | None = None) -> torch.Tensor:
-    """convlib's result for ``case``, optionally with substitute tensors (for gradients)."""
-    x, w = case.x if x is None else x, case.w if w is None else w
-    return CONV[case.n](x, w, case.b, **case.kwargs, padding_mode=case.padding_mode, method=method)
-
-
-def reference(case: Case, x: torch.Tensor | None = None, w: torch.Tensor | None = None) -> torch.Tensor:
-    """torch's result: ``nn.ConvNd`` handles padding_mode (and "same" with it) exactly as specified."""
-    x, w = case.x if x is None else x, case.w if w is None else w
-    c_out, c_in_g, *kernel = case.w.shape
-    module = MODULE[case.n](
-        c_in_g * case.kwargs["groups"], c_out, kernel, **case.kwargs, bias=False, padding_mode=case.padding_mode
-    )
-    params = {"weight": w} if case.b is None else {"weight": w, "bias": case.b}
-    return torch.func.functional_call(module, params, (x,))
 
 
 @pytest.mark.parametrize("method", [m for m in METHODS if m != "winograd"])  # winograd: 3x3 only, tested apart

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 import torch
 from hypothesis import given
@@ -13,48 +11,11 @@ from convlib import functional as cf
 from convlib._validate import Geometry
 from convlib.algorithms import _fast, loops, registry
 from convlib.algorithms.adjoint import conv_transpose
+from tests.strategies import TCase, per_axis, transpose_cases
 
 OURS = {1: cf.conv_transpose1d, 2: cf.conv_transpose2d}
 TORCH = {1: torch.nn.functional.conv_transpose1d, 2: torch.nn.functional.conv_transpose2d}
 METHODS = [m for m in registry.METHODS if m != "winograd"]  # winograd: 3x3 only, tested apart
-
-
-@dataclass
-class TCase:
-    x: torch.Tensor
-    w: torch.Tensor  # (C_in, C_out/groups, *k)
-    b: torch.Tensor | None
-    kwargs: dict[str, object]
-
-
-@st.composite
-def transpose_cases(draw: st.DrawFn, dtypes: tuple[torch.dtype, ...] = (torch.float32, torch.float64)) -> TCase:
-    """A valid ``conv_transposeNd`` call: output_padding below stride or dilation, output size >= 1."""
-    n = draw(st.sampled_from([1, 2]))
-    groups = draw(st.integers(1, 3))
-    c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
-    kernel = draw(st.lists(st.integers(1, 4), min_size=n, max_size=n))
-    stride = draw(st.lists(st.integers(1, 3), min_size=n, max_size=n))
-    dilation = draw(st.lists(st.integers(1, 2), min_size=n, max_size=n))
-    out_pad = [draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation)]
-    size = draw(st.lists(st.integers(1, 5), min_size=n, max_size=n))
-    # output = (i-1)s - 2p + d(k-1) + op + 1 must stay >= 1, which bounds the padding
-    room = [(i - 1) * s + d * (k - 1) + o for i, s, d, k, o in zip(size, stride, dilation, kernel, out_pad)]
-    padding = [draw(st.integers(0, min(2, r // 2))) for r in room]
-    batch = draw(st.sampled_from([None, 1, 2]))
-    dtype = draw(st.sampled_from(dtypes))
-    gen = torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
-    x = torch.randn(*([] if batch is None else [batch]), c_in, *size, generator=gen, dtype=dtype)
-    w = torch.randn(c_in, c_out // groups, *kernel, generator=gen, dtype=dtype)
-    b = torch.randn(c_out, generator=gen, dtype=dtype) if draw(st.booleans()) else None
-    kwargs = {
-        "stride": tuple(stride),
-        "padding": tuple(padding),
-        "output_padding": tuple(out_pad),
-        "groups": groups,
-        "dilation": tuple(dilation),
-    }
-    return TCase(x, w, b, kwargs)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -138,16 +99,14 @@ def test_col2im_equals_the_generic_route(data: st.DataObject) -> None:
     n = data.draw(st.integers(1, 3))
     groups = data.draw(st.integers(1, 2))
     c_out, c_in = groups * data.draw(st.integers(1, 3)), groups * data.draw(st.integers(1, 3))
-    kernel = data.draw(st.lists(st.integers(1, 3), min_size=n, max_size=n))
-    stride = data.draw(st.lists(st.integers(1, 3), min_size=n, max_size=n))
-    dilation = data.draw(st.lists(st.integers(1, 2), min_size=n, max_size=n))
-    out = data.draw(st.lists(st.integers(1, 4), min_size=n, max_size=n))
+    kernel, stride, dilation = data.draw(per_axis(n, 1, 3)), data.draw(per_axis(n, 1, 3)), data.draw(per_axis(n, 1, 2))
+    out = data.draw(per_axis(n, 1, 4))
     extra = [data.draw(st.integers(0, s - 1)) for s in stride]  # output_padding picks among s sizes
     full = [(o - 1) * s + d * (k - 1) + 1 + e for o, s, d, k, e in zip(out, stride, dilation, kernel, extra)]
     pads = [data.draw(st.integers(0, min(2, (f - 1) // 2))) for f in full]  # keeps the result >= 1 pixel
     size, padding = [f - 2 * p for f, p in zip(full, pads)], tuple((p, p) for p in pads)
     x = torch.randn(2, c_out, *out, dtype=torch.float64)
     w = torch.randn(c_out, c_in // groups, *kernel, dtype=torch.float64)
-    geometry = Geometry(tuple(stride), padding, tuple(dilation), groups)
+    geometry = Geometry(stride, padding, dilation, groups)
     got = _fast.im2col_transpose(x, w, size, geometry)
     torch.testing.assert_close(got, conv_transpose(x, w, size, geometry, loops.correlate))

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from convlib import functional as cf
+from tests.strategies import batches, dtypes, fitting_sizes, per_axis
 
 Geometry = dict[str, tuple[int, int]]
 
@@ -15,27 +16,22 @@ Geometry = dict[str, tuple[int, int]]
 def patch_geometry(draw: st.DrawFn) -> tuple[tuple[int, ...], tuple[int, int], Geometry]:
     """A batched or unbatched image shape and valid unfold arguments (the kernel fits the padded image)."""
 
-    def pair(lo: int, hi: int) -> tuple[int, int]:
-        return draw(st.integers(lo, hi)), draw(st.integers(lo, hi))
-
-    kernel, dilation, padding, stride = pair(1, 3), pair(1, 2), pair(0, 2), pair(1, 3)
-    size = tuple(
-        max(1, d * (k - 1) + 1 - 2 * p) + draw(st.integers(0, 4)) for k, d, p in zip(kernel, dilation, padding)
-    )
-    batch = draw(st.sampled_from([(), (1,), (2,)]))
+    kernel, dilation, padding, stride = (draw(per_axis(2, lo, hi)) for lo, hi in [(1, 3), (1, 2), (0, 2), (1, 3)])
+    size = draw(fitting_sizes(kernel, dilation, padding, extra=4))
+    batch = draw(batches)
     shape = (*batch, draw(st.integers(1, 3)), *size)
     kwargs = {"kernel_size": kernel, "dilation": dilation, "padding": padding, "stride": stride}
     return shape, (size[0], size[1]), kwargs
 
 
-@given(geometry=patch_geometry(), dtype=st.sampled_from([torch.float32, torch.float64]))
+@given(geometry=patch_geometry(), dtype=dtypes)
 def test_unfold_matches_torch(geometry: tuple[tuple[int, ...], tuple[int, int], Geometry], dtype: torch.dtype) -> None:
     shape, _, kwargs = geometry
     x = torch.randn(shape, dtype=dtype)
     assert torch.equal(cf.unfold(x, **kwargs), torch.nn.functional.unfold(x, **kwargs))
 
 
-@given(geometry=patch_geometry(), dtype=st.sampled_from([torch.float32, torch.float64]))
+@given(geometry=patch_geometry(), dtype=dtypes)
 def test_fold_matches_torch(geometry: tuple[tuple[int, ...], tuple[int, int], Geometry], dtype: torch.dtype) -> None:
     shape, size, kwargs = geometry
     cols = torch.nn.functional.unfold(torch.randn(shape, dtype=dtype), **kwargs)

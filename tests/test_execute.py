@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.notebooks import NOTEBOOKS, ROOT
+from tests.helpers import NOTEBOOKS, ROOT
 from tools.execute import execute, main
 
 pytestmark = pytest.mark.slow

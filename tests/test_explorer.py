@@ -13,7 +13,6 @@ a missing build fails. The page is inline, so the test needs no server and no ne
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 
@@ -23,14 +22,11 @@ import torch.nn.functional as F
 
 from convlib.course.explorer import GoldenCase, golden_cases
 from tests.browser import chromium
-from tests.notebooks import ROOT
+from tests.helpers import HTML, require_site
 
-PAGE = ROOT / "_build" / "html" / "explorer.html"
+PAGE = HTML / "explorer.html"
 
-if not PAGE.is_file():
-    if os.environ.get("CONVLIB_REQUIRE_SITE"):
-        raise RuntimeError(f"{PAGE} is missing: the book build did not run or failed")
-    pytest.skip("the book is not built (run `make book`)", allow_module_level=True)
+require_site(PAGE)
 
 CASES = golden_cases()
 # Fresh page loads from a link: the two examples, 1-D, an error of each kind, a size too big to draw,

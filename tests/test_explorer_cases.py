@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from convlib.course.animation import COLORS
 from convlib.course.explorer import GRID, explorer_geometry, golden_case, golden_cases
 from convlib.course.player import DARK_COLORS
-from tests.notebooks import ROOT
+from tests.helpers import ROOT
 
 CASES = golden_cases()
 

@@ -24,7 +24,6 @@ matching check to report it, so no check can pass by testing nothing.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,14 +34,10 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playw
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.browser import launch
-from tests.notebooks import ROOT, toc_files
+from tests.helpers import HTML, ROOT, require_site, toc_files
 from tools.audit import list_pages, serve
 
-HTML = ROOT / "_build" / "html"
-if not (HTML / "index.html").is_file():
-    if os.environ.get("CONVLIB_REQUIRE_SITE"):
-        raise RuntimeError(f"{HTML} has no index.html: the book build did not run or failed")
-    pytest.skip("the book is not built (run `make book`)", allow_module_level=True)
+require_site()
 
 PAGE = "chapters/02-convolution-layer/02-convolution-layer.html"  # a notebook: hidden code, figures, neighbours
 PHONE, DESKTOP = 390, 1400

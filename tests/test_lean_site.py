@@ -6,7 +6,6 @@ site in _build/html (skipped when the book is not built, failing under CONVLIB_R
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from pathlib import Path
@@ -16,18 +15,15 @@ from fontTools.ttLib import TTFont
 from PIL import Image
 
 from tests.browser import rendered_dom
-from tests.notebooks import ROOT
+from tests.helpers import HTML, NOT_BUILT, ROOT, site_is_built
 from tools.audit import list_pages
 
 sys.path.insert(0, str(ROOT / "_ext"))
 import lean_site
 import static_math
 
-HTML = ROOT / "_build" / "html"
-BUILT = (HTML / "index.html").is_file()
-if not BUILT and os.environ.get("CONVLIB_REQUIRE_SITE"):
-    raise RuntimeError(f"{HTML} has no index.html: the book build did not run or failed")
-needs_site = pytest.mark.skipif(not BUILT, reason="the book is not built (run `make book`)")
+BUILT = site_is_built()
+needs_site = pytest.mark.skipif(not BUILT, reason=NOT_BUILT)
 PAGES = [HTML / page for page in list_pages(HTML)] if BUILT else []
 page_ids = {"ids": lambda p: str(p.relative_to(HTML))}
 

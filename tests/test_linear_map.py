@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from convlib.linear_map import conv_matrix, selection
 from convlib.shapes import conv_output_size
+from tests.strategies import fitting_sizes, generators, per_axis
 
 CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
@@ -22,13 +23,11 @@ def geometries(draw: st.DrawFn) -> dict:
     """A valid zero-padded convolution of one image: sizes derived so that the kernel fits."""
     n = draw(st.integers(1, 3))
     groups = draw(st.integers(1, 2))
-    axes = st.lists(st.integers(1, 3 if n < 3 else 2), min_size=n, max_size=n)
-    kernel, stride, dilation = draw(axes), draw(axes), draw(st.lists(st.integers(1, 2), min_size=n, max_size=n))
-    padding = draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))
-    reach = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
-    size = [max(1, r - 2 * p) + draw(st.integers(0, 3)) for r, p in zip(reach, padding)]
+    axes = per_axis(n, 1, 3 if n < 3 else 2)
+    kernel, stride, dilation, padding = draw(axes), draw(axes), draw(per_axis(n, 1, 2)), draw(per_axis(n, 0, 2))
+    size = draw(fitting_sizes(kernel, dilation, padding))
     c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
-    gen = torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
+    gen = draw(generators)
     return {
         "x": torch.randn(1, c_in, *size, generator=gen, dtype=torch.float64),
         "w": torch.randn(c_out, c_in // groups, *kernel, generator=gen, dtype=torch.float64),

@@ -6,19 +6,15 @@ A small site with one fault of each kind shows that the check finds each.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from tests.notebooks import ROOT
+from tests.helpers import HTML, NOT_BUILT, ROOT, site_is_built
 from tools import links
 
-HTML = ROOT / "_build" / "html"
-BUILT = (HTML / "index.html").is_file()
-if not BUILT and os.environ.get("CONVLIB_REQUIRE_SITE"):
-    raise RuntimeError(f"{HTML} has no index.html: the book build did not run or failed")
-needs_site = pytest.mark.skipif(not BUILT, reason="the book is not built (run `make book`)")
+BUILT = site_is_built()
+needs_site = pytest.mark.skipif(not BUILT, reason=NOT_BUILT)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.notebooks import CHAPTERS, NAME, NOTEBOOKS, ROOT, load, source, toc_files
+from tests.helpers import CHAPTERS, NAME, NOTEBOOKS, ROOT, load, source, toc_files
 
 MAX_BYTES = 1_000_000
 NETWORK = re.compile(

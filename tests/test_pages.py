@@ -25,7 +25,6 @@ Run after ``jupyter-book build``; ``make test`` sets CONVLIB_REQUIRE_SITE=1 (a m
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from collections.abc import Iterator
@@ -39,16 +38,11 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser import launch
+from tests.helpers import HTML, ROOT, require_site
 from tests.netlog import NetLog, is_local_host, url_host
-from tests.notebooks import ROOT
 from tools.audit import list_pages, serve
 
-HTML = ROOT / "_build" / "html"
-
-if not (HTML / "index.html").is_file():
-    if os.environ.get("CONVLIB_REQUIRE_SITE"):
-        raise RuntimeError(f"{HTML} has no index.html: the book build did not run or failed")
-    pytest.skip("the book is not built (run `make book`)", allow_module_level=True)
+require_site()
 
 PAGES = list_pages(HTML)  # the pages make audit scores
 MATH = re.compile(r"""<(span|div)\b[^>]*\bclass=["'](?:[^"']*\s)?math[\s"']""")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.notebooks import NOTEBOOKS, ROOT
+from tests.helpers import NOTEBOOKS, ROOT
 from tools.links import PDF
 
 PATH = ROOT / "_build" / "html" / PDF

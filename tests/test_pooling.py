@@ -11,6 +11,7 @@ from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 
 from convlib import pooling
+from tests.strategies import fitting_sizes, generators, paddings_within, per_axis
 
 MAX = {1: (pooling.max_pool1d, F.max_pool1d), 2: (pooling.max_pool2d, F.max_pool2d)}
 AVG = {1: (pooling.avg_pool1d, F.avg_pool1d), 2: (pooling.avg_pool2d, F.avg_pool2d)}
@@ -24,21 +25,16 @@ class Case:
     kwargs: dict
 
 
-def _ints(draw: st.DrawFn, nd: int, lo: int, hi: int) -> tuple[int, ...]:
-    return tuple(draw(st.integers(lo, hi)) for _ in range(nd))
-
-
 @st.composite
 def cases(draw: st.DrawFn, nd: int, kind: str, ties: bool = True) -> Case:
     """A valid combination: padding <= k // 2, and the input is at least one (dilated) window long."""
-    k = _ints(draw, nd, 1, 4)
-    stride = draw(st.none() | st.tuples(*[st.integers(1, 3)] * nd))
-    p = tuple(draw(st.integers(0, ki // 2)) for ki in k)
-    d = _ints(draw, nd, 1, 3) if kind == "max" else (1,) * nd
-    lo = [max(1, di * (ki - 1) + 1 - 2 * pi) for ki, pi, di in zip(k, p, d)]
-    size = tuple(draw(st.integers(m, m + 6)) for m in lo)
+    k = draw(per_axis(nd, 1, 4))
+    stride = draw(st.none() | per_axis(nd, 1, 3))
+    p = draw(paddings_within(k))
+    d = draw(per_axis(nd, 1, 3)) if kind == "max" else (1,) * nd
+    size = draw(fitting_sizes(k, d, p, extra=6))
     lead = (2, 3) if draw(st.booleans()) else (3,)  # batched or unbatched
-    g = torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
+    g = draw(generators)
     shape = (*lead, *size)
     if ties and draw(st.booleans()):  # few distinct values, so windows hold equal maxima
         x = torch.randint(0, 3, shape, generator=g).double()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.notebooks import NOTEBOOKS, ROOT, load, source
+from tests.helpers import NOTEBOOKS, ROOT, load, source
 
 #: Per notebook: numbers its prose may state although no code writes them, with the reason.
 ALLOWED: dict[str, dict[str, str]] = {

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sphinx.errors import ConfigError
 
-from tests.notebooks import ROOT
+from tests.helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "_ext"))
 import published_repo

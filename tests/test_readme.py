@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.notebooks import ROOT
+from tests.helpers import ROOT
 
 
 def test_readme_example_runs() -> None:

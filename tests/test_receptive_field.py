@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from convlib.receptive_field import Layer, RFLayer, receptive_field
+from tests.strategies import paddings_within, per_axis
 
 # ---------------------------------------------------------------- receptive field: worked examples
 
@@ -96,11 +97,10 @@ def stacks(draw: st.DrawFn) -> nn.Sequential:
     conv, pool = (nn.Conv1d, nn.AvgPool1d) if nd == 1 else (nn.Conv2d, nn.AvgPool2d)
     layers: list[nn.Module] = []
     for _ in range(draw(st.integers(1, 4))):
-        k = tuple(draw(st.integers(1, 4)) for _ in range(nd))
-        s = tuple(draw(st.integers(1, 2)) for _ in range(nd))
-        p = tuple(draw(st.integers(0, ki // 2)) for ki in k)
+        k, s = draw(per_axis(nd, 1, 4)), draw(per_axis(nd, 1, 2))
+        p = draw(paddings_within(k))
         if draw(st.booleans()):
-            d = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+            d = draw(per_axis(nd, 1, 3))
             layers.append(conv(1, 1, k, s, p, d, bias=False))
             torch.nn.init.ones_(layers[-1].weight)
         else:

@@ -15,15 +15,10 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from tests.browser import rendered_dom
-from tests.notebooks import NOTEBOOKS, ROOT
+from tests.helpers import HTML, NOTEBOOKS, ROOT, require_site
 from tools.audit import list_pages
 
-HTML = ROOT / "_build" / "html"
-
-if not (HTML / "index.html").is_file():
-    if os.environ.get("CONVLIB_REQUIRE_SITE"):
-        raise RuntimeError(f"{HTML} has no index.html: the book build did not run or failed")
-    pytest.skip("the book is not built (run `make book`)", allow_module_level=True)
+require_site()
 
 PAGES = [HTML / page for page in list_pages(HTML)]
 CHAPTER_PAGES = [HTML / p.relative_to(ROOT).with_suffix(".html") for p in NOTEBOOKS]

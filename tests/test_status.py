@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.notebooks import NOTEBOOKS, ROOT
+from tests.helpers import NOTEBOOKS, ROOT
 from tools.execute import DATA, PAGE, describe, render, update_status
 
 
