@@ -24,8 +24,7 @@ BOOK_SOURCES := _config.yml _toc.yml references.bib $(wildcard *.md) \
 # default run; the different-CPU gate re-executes every notebook under these settings and compares.
 FORCED_CPU := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE ONEDNN_MAX_CPU_ISA=SSE41 OMP_NUM_THREADS=1
 
-NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
-	-p no:randomly -n 2 --dist loadscope
+NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -n 2 --dist loadscope
 
 .PHONY: book test execute bench audit lab serve clean distclean lint pdf links
 
@@ -70,7 +69,7 @@ test: lint
 # into _build/html beside the site; then read back by poppler (tests/test_pdf.py). A few minutes.
 pdf: $(STAMP)
 	$(PY) tools/pdf.py
-	CONVLIB_REQUIRE_PDF=1 $(PY) -m pytest -p no:randomly tests/test_pdf.py
+	CONVLIB_REQUIRE_PDF=1 $(PY) -m pytest tests/test_pdf.py
 
 # Every link of the built book: internal links and anchors resolve, external ones are listed in _build/links.md.
 links: $(HTML)/index.html

@@ -79,8 +79,8 @@ def test_runs_in_the_notebooks_folder(tmp_path: Path) -> None:
 
 def nbval(path: Path) -> subprocess.CompletedProcess[str]:
     sanitize = ROOT / "tests" / "nbval_sanitize.cfg"
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", "--nbval",
-           "--nbval-current-env", "--nbval-sanitize-with", str(sanitize), str(path)]  # fmt: skip
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval", "--nbval-current-env",
+           "--nbval-sanitize-with", str(sanitize), str(path)]  # fmt: skip
     return subprocess.run(cmd, capture_output=True, text=True, cwd=path.parent)
 
 
