@@ -94,7 +94,7 @@ def test_reused_buffers_survive_inference_mode(method: str) -> None:
 @pytest.fixture
 def two_threads() -> None:
     """Run with torch's thread count at 2, the count that :func:`convlib.algorithms._fast.copies` is tuned on."""
-    torch.set_num_threads(2)  # conftest's autouse fixture restores the count
+    torch.set_num_threads(2)  # the root conftest.py's autouse fixture restores the count
 
 
 @pytest.mark.usefixtures("two_threads")
