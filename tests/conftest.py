@@ -8,10 +8,14 @@ state after every test is in the root conftest.py, so that it reaches the doctes
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from playwright.sync_api import Browser, sync_playwright
+
+from tests.browser import chromium, launch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,3 +35,17 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 def root() -> Path:
     """The repository root."""
     return ROOT
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, driven by Playwright (tests/browser.py), for the tests of one module.
+
+    One module at a time, not one for the session: Playwright's sync API keeps an event loop of its own,
+    which is better not left open under the other tests of a worker.
+    """
+    chromium()  # skip, or fail under CONVLIB_REQUIRE_BROWSER=1, before Playwright starts
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()

@@ -19,11 +19,12 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
+from playwright.sync_api import Browser
 
 from convlib.course.animation import MAX_FRAMES, cell_kinds, frames, geometry, never_read, plot_frames
 from convlib.course.player import animate
 from convlib.shapes import conv_output_size, conv_transpose_output_size
-from tests.browser import rendered_dom
+from tests.browser import ANIMATIONS_ADVANCED, render
 from tests.strategies import per_axis
 
 
@@ -187,14 +188,16 @@ def test_animation_repr_and_limits() -> None:
         animate(geometry(3, 3), interval_ms=0)
 
 
-def test_player_runs_in_a_browser_without_network(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Headless Chromium, network off: each player (one of them shown twice) starts and advances."""
+def test_player_runs_in_a_browser_without_network(browser: Browser, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Headless Chromium, offline: each player (one of them shown twice) starts and advances."""
     conv, tconv = animate(geometry(5, 3, padding=1)), animate(geometry(3, 3, stride=2, transposed=True))
     page = tmp_path / "anim.html"
     page.write_text(
         f'<!doctype html><meta charset="utf-8"><body>{conv.html}{tconv.html}{conv.html}</body>', encoding="utf-8"
     )
-    dom = rendered_dom(page, 5000)
+    shown = render(browser, page, ANIMATIONS_ADVANCED)
+    assert not shown.blocked, shown.blocked
+    dom = shown.dom
     players = re.findall(r'<div id="convlib-anim-[^>]*>', dom)
     assert len(players) == 3
     for tag in players:

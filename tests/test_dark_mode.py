@@ -1,4 +1,4 @@
-"""Dark mode: the animation player takes its colours from the page's theme, in headless Chromium.
+"""Dark mode: the animation player takes its colours from the page's theme, in headless Chromium (offline).
 
 The player draws on a canvas, which the DOM does not show; its legend swatches are recoloured from the
 same palette at every frame, so their colours tell which palette the player drew with.
@@ -10,10 +10,11 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser
 
 from convlib.course.animation import COLORS, geometry
 from convlib.course.player import DARK_COLORS, animate
-from tests.browser import rendered_dom
+from tests.browser import ANIMATIONS_ADVANCED, render
 
 
 def rgb(hex_color: str) -> str:
@@ -35,11 +36,13 @@ def swatches(dom: str) -> dict[str, str]:
         ("light", "document.documentElement.setAttribute('data-theme', 'dark');", DARK_COLORS),  # the reader switches
     ],
 )
-def test_the_player_follows_the_theme(tmp_path: Path, theme: str, switch: str, palette: dict) -> None:
+def test_the_player_follows_the_theme(browser: Browser, tmp_path: Path, theme: str, switch: str, palette: dict) -> None:
     anim = animate(geometry(3, 3, stride=2, transposed=True)).html  # every kind of cell: i, p, z
     page = tmp_path / "page.html"
     later = f"<script>setTimeout(function () {{ {switch} }}, 300);</script>" if switch else ""
     page.write_text(f'<!doctype html><html data-theme="{theme}"><meta charset="utf-8"><body>{anim}{later}</body>')
-    shown = swatches(rendered_dom(page, 1500))
+    rendered = render(browser, page, ANIMATIONS_ADVANCED)  # its third frame: 1.4 s, after the switch at 0.3 s
+    assert not rendered.blocked, rendered.blocked
+    shown = swatches(rendered.dom)
     assert set(shown) == {"i", "p", "z", "tap", "done", "now"}
     assert shown == {kind: rgb(palette[kind]) for kind in shown}

@@ -1,28 +1,30 @@
 """The explorer page of the built book, in headless Chromium, against convlib's golden cases.
 
-A harness page (written to a temporary folder) opens ``_build/html/explorer.html`` in an iframe: a few
-settings each in a fresh page load from its URL fragment, all of
+A harness page opens the book's ``explorer.html`` in an iframe: a few settings each in a fresh page load from
+its URL fragment, all of
 :func:`convlib.course.explorer.golden_cases` by changing the fragment of one page, as a reader who edits
 the address does. For every case it reads what the page displays (``data-output-size`` and the other
 ``data-*`` attributes of the result, the message, the formula and the torch call) and the test compares
 with convlib, and the output values of "numbers in the cells" with torch's. One more page plays a reader's
 session: edit the form, play, drag the slider. Run after ``jupyter-book build``; with CONVLIB_REQUIRE_SITE=1
-a missing build fails. The page is inline, so the test needs no server and no network.
+a missing build fails. ``_build/html`` is served on 127.0.0.1 and the browser is offline (tests/browser.py):
+the harness is the browser's answer for one more URL of that server (a route), so it shares the explorer's
+origin and can read its frames; nothing may be requested from another machine.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import subprocess
 
 import pytest
 import torch
 import torch.nn.functional as F
+from playwright.sync_api import Browser, Route
 
 from convlib.course.explorer import GoldenCase, golden_cases
-from tests.browser import chromium
+from tests.browser import Offline, offline_context
 from tests.helpers import HTML, require_site
+from tools.audit import serve
 
 PAGE = HTML / "explorer.html"
 
@@ -129,21 +131,30 @@ def step_of(case: GoldenCase) -> int:
 
 
 @pytest.fixture(scope="module")
-def shown(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def offline() -> Offline:
+    return Offline()
+
+
+@pytest.fixture(scope="module")
+def shown(browser: Browser, offline: Offline) -> dict:
     fragments = [c.fragment + f"&t={step_of(c)}" for c in CASES]
-    harness = tmp_path_factory.mktemp("explorer") / "harness.html"
-    harness.write_text(
-        HARNESS % {"page": json.dumps(PAGE.as_uri()), "cases": json.dumps(fragments), "fresh": json.dumps(FRESH)},
-        encoding="utf-8",
-    )
-    cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--no-first-run", "--disable-sync", "--proxy-server=127.0.0.1:9",
-           "--allow-file-access-from-files",  # lets the harness read the explorer's iframe on file://
-           "--virtual-time-budget=600000", "--dump-dom", harness.as_uri()]  # fmt: skip
-    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True).stdout
-    match = re.search(r'<pre id="out">(.*?)</pre>', dom, re.S)
-    assert match and match.group(1).startswith("{"), f"the harness did not finish: {dom[:300]}"
-    return json.loads(match.group(1).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+    with serve(HTML) as site, offline_context(browser, offline) as context:
+        harness = HARNESS % {"page": json.dumps(site + PAGE.name), "cases": json.dumps(fragments),
+                             "fresh": json.dumps(FRESH)}  # fmt: skip
+
+        def answer(route: Route) -> None:
+            route.fulfill(status=200, content_type="text/html; charset=utf-8", body=harness)
+
+        context.route(site + "explorer-harness.html", answer)
+        page = context.new_page()
+        page.goto(site + "explorer-harness.html", wait_until="load")
+        page.wait_for_function("document.getElementById('out').textContent.startsWith('{')", timeout=240_000)
+        return json.loads(page.text_content("#out") or "")
+
+
+def test_nothing_was_requested_from_another_machine(shown: dict, offline: Offline) -> None:
+    assert not offline.blocked, offline.blocked
+    assert any(url.endswith("/explorer.html") for url in offline.passed), "the explorer was not loaded offline"
 
 
 def test_every_golden_case_is_shown(shown: dict) -> None:

@@ -3,7 +3,8 @@
 Loading a page (tests/test_pages.py) does not show that its buttons work: pydata-sphinx-theme >= 0.17.1 under
 sphinx-book-theme drew a second, hidden header whose toggles the theme's script bound, so on a phone the ☰
 button did nothing (sphinx-book-theme #986, #988; fixed in _ext/published_repo.py). Here Debian's Chromium,
-driven by Playwright, uses a chapter page at 390 px (touch, taps) and 1400 px (mouse), in light and dark mode:
+driven by Playwright and offline (tests/browser.py), uses a chapter page at 390 px (touch, taps) and 1400 px
+(mouse), in light and dark mode:
 
 - ☰ opens the primary sidebar, which lists every chapter, and a tap on a chapter opens it;
 - the secondary toggle opens the page's contents, and its links scroll to their sections;
@@ -14,7 +15,8 @@ driven by Playwright, uses a chapter page at 390 px (touch, taps) and 1400 px (m
 - the next and previous links open the neighbouring pages of the table of contents;
 - Tab alone reaches every control, each with a visible focus ring, and Enter on ☰ opens the sidebar;
 - no page is wider than the viewport, and nothing in the article runs past its column unless it scrolls
-  in its own box (every page of the book, at both widths).
+  in its own box (every page of the book, at both widths);
+- and, throughout, nothing is requested from another machine.
 
 Each check returns the problems it found. ``test_each_check_fails_on_a_broken_page`` serves the same page with
 one control broken at a time (the browser's requests for it are answered with altered HTML) and requires the
@@ -30,10 +32,10 @@ from contextlib import contextmanager
 
 import pytest
 import yaml
-from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.browser import launch
+from tests.browser import Offline, offline_context, stays_on_the_machine
 from tests.helpers import HTML, ROOT, require_site, toc_files
 from tools.audit import list_pages, serve
 
@@ -56,34 +58,25 @@ def chapters() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = launch(playwright, tmp_path_factory.mktemp("netlog") / "net.json")
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
 def site() -> Iterator[str]:
     with serve(HTML) as url:
         yield url
 
 
 @contextmanager
-def view(browser: Browser, width: int, scheme: str) -> Iterator[BrowserContext]:
-    """A fresh profile at ``width`` in ``scheme``; a phone has touch, so controls are tapped there."""
+def view(browser: Browser, offline: Offline, width: int, scheme: str) -> Iterator[BrowserContext]:
+    """A fresh profile at ``width`` in ``scheme``, offline; a phone has touch, so controls are tapped there."""
     phone = width <= PHONE
-    context = browser.new_context(
+    with offline_context(
+        browser,
+        offline,
         viewport={"width": width, "height": 844 if phone else 900},
-        color_scheme=scheme,  # type: ignore[arg-type]
+        color_scheme=scheme,
         has_touch=phone,
         is_mobile=phone,
-    )
-    context.set_default_timeout(SHORT)
-    try:
+    ) as context:
+        context.set_default_timeout(SHORT)
         yield context
-    finally:
-        context.close()
 
 
 def press(page: Page, selector: str) -> None:
@@ -209,6 +202,8 @@ def check_download(page: Page, base: str) -> list[str]:
     with page.context.expect_page() as opened:
         press(page, ".dropdown-download-buttons a.btn-download-source-button")
     tab = opened.value
+    if not stays_on_the_machine(tab.url):  # page.request is Playwright's own client, which no route sees
+        return [f"the download button leaves the machine: {tab.url}"]
     response = page.request.get(tab.url)
     tab.close()
     expected = path_of(page.url, base).removesuffix(".html") + ".ipynb"
@@ -352,19 +347,25 @@ CHECKS: dict[str, Check] = {
 def run(
     browser: Browser, base: str, name: str, width: int, scheme: str, page_name: str = PAGE, **broken: str
 ) -> list[str]:
-    """One check on one page, in a fresh profile; ``broken`` maps a page's path to the HTML served instead."""
-    with view(browser, width, scheme) as context:
+    """One check on one page, in a fresh profile; ``broken`` maps a page's path to the HTML served instead.
+
+    Besides the check's own problems: every request it made for another machine (each blocked).
+    """
+    offline = Offline()
+    with view(browser, offline, width, scheme) as context:
         for path, text in broken.items():
-            context.route(base + path, answer_with(text))
+            context.route(base + path, answer_with(text))  # answered before the offline record: a local URL
         page = context.new_page()
         page.goto(base + page_name, wait_until="load")
         theme = page.evaluate("document.documentElement.dataset.theme")
         if theme != scheme:
-            return [f"the page opened {theme} in a browser that prefers {scheme}"]
-        try:
-            return CHECKS[name](page, base)
-        except PlaywrightError as error:
-            return [f"{name}: {str(error).splitlines()[0]}"]
+            problems = [f"the page opened {theme} in a browser that prefers {scheme}"]
+        else:
+            try:
+                problems = CHECKS[name](page, base)
+            except PlaywrightError as error:
+                problems = [f"{name}: {str(error).splitlines()[0]}"]
+    return problems + [f"request leaves the machine: {url}" for url in offline.blocked]
 
 
 def answer_with(text: str) -> Callable[[Route], None]:
@@ -385,8 +386,8 @@ def test_control(browser: Browser, site: str, name: str, width: int, scheme: str
 
 @pytest.mark.parametrize("width", [PHONE, DESKTOP])
 def test_no_page_scrolls_sideways(browser: Browser, site: str, width: int) -> None:
-    problems = {}
-    with view(browser, width, "light") as context:
+    problems, offline = {}, Offline()
+    with view(browser, offline, width, "light") as context:
         page = context.new_page()
         for name in list_pages(HTML):
             if name == "index.html":  # a redirect to intro.html
@@ -395,6 +396,7 @@ def test_no_page_scrolls_sideways(browser: Browser, site: str, width: int) -> No
             if found := check_width(page, site):
                 problems[name] = found
     assert not problems, f"at {width} px:\n  " + "\n  ".join(f"{n}: {p}" for n, p in problems.items())
+    assert not offline.blocked, f"requests to another machine: {offline.blocked}"
 
 
 # ------------------------------------------------------------------ the checks fail where they should

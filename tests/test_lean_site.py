@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from fontTools.ttLib import TTFont
 from PIL import Image
+from playwright.sync_api import Browser
 
-from tests.browser import rendered_dom
+from tests.browser import render
 from tests.helpers import HTML, NOT_BUILT, ROOT, site_is_built
 from tools.audit import list_pages
 
@@ -127,9 +128,12 @@ def test_the_root_is_a_complete_page_that_leads_to_the_intro() -> None:
 
 
 @needs_site
-def test_search_finds_pages_in_a_browser() -> None:
+def test_search_finds_pages_in_a_browser(browser: Browser) -> None:
     """The search page still loads its index and answers a query, with the other pages' scripts deferred."""
-    dom = rendered_dom((HTML / "search.html").as_uri() + "?q=dilation", 8000)
+    finished = "document.querySelector('#search-results h2')?.textContent === 'Search Results'"  # searchtools.js
+    shown = render(browser, (HTML / "search.html").as_uri() + "?q=dilation", finished)
+    assert shown.ready and not shown.blocked, shown.blocked
+    dom = shown.dom
     results = re.findall(r'<li[^>]*>\s*<a href="([^"]+\.html)', dom[dom.find('id="search-results"') :])
     assert len(results) >= 3 and any("03-padding-stride-dilation" in r for r in results), results[:5]
 

@@ -2,22 +2,21 @@
 
 ``_build/html`` is served over HTTP from a thread on 127.0.0.1 (as the published book is served, so a
 missing file such as the favicon is a failed request, not a silent ``file://`` miss). One Debian Chromium,
-driven by Playwright and logging its network (``--log-net-log``), opens each page in a fresh page and
-checks:
+driven by Playwright and offline (tests/browser.py), opens each page in a fresh context and checks:
 
 - no console message of type error and no uncaught exception;
 - no failed request: none that failed in the browser, no response >= 400, nothing the server answered
   with an error while the page was open, and the page's icon (``favicon.ico`` where it names none) exists;
-- no request to any host but 127.0.0.1, as the driver sees the page's requests;
+- no request to another machine: each is blocked as it is made and recorded, and so is a resource hint
+  (preconnect, dns-prefetch) that names another host;
 - every ``<img>`` loaded (``naturalWidth > 0``), lazy ones included (they are made eager first);
 - the math shows: every formula (``span.math``, ``div.math``) holds the SVG typeset at build time
   (_ext/static_math.py), visible ones have a size, the glyphs they use are in the page, and no TeX error
   is drawn;
 - the animations advance in real time.
 
-After the last page the browser is closed and its net log read (tests/netlog.py): no request, host lookup,
-DNS query or connection went anywhere but 127.0.0.1, the browser's own background services aside. A
-test proves that the net-log check flags a page that loads a script from a CDN.
+After the last page, the one record kept over every page visited must be empty, and must show that those
+pages' requests passed through it. A test proves that the check flags a page that loads a script from a CDN.
 
 Run after ``jupyter-book build``; ``make test`` sets CONVLIB_REQUIRE_SITE=1 (a missing build fails) and
 ``.ci/run`` sets CONVLIB_REQUIRE_BROWSER=1 (a missing chromium fails instead of skipping).
@@ -34,12 +33,11 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser import launch
+from tests.browser import Offline, offline_context
 from tests.helpers import HTML, ROOT, require_site
-from tests.netlog import NetLog, is_local_host, url_host
 from tools.audit import list_pages, serve
 
 require_site()
@@ -92,72 +90,36 @@ class Server:
         self._serving.close()
 
 
-@dataclass
-class Visit:
-    """What the browser reported while one page was open: the problems, and every URL the page requested."""
-
-    problems: list[str] = field(default_factory=list)
-    requested: list[str] = field(default_factory=list)
-
-
-def record(page: Page) -> Visit:
-    """Listen to the page: console errors, uncaught exceptions, failed requests, every request's URL."""
-    visit = Visit()
+def listen(page: Page) -> list[str]:
+    """The problems the page reports while it is open: console errors, uncaught exceptions, failed requests."""
+    problems: list[str] = []
 
     def console(message: ConsoleMessage) -> None:
         if message.type == "error":
             where = message.location.get("url", "") if message.location else ""
-            visit.problems.append(f"console error: {message.text}" + (f" ({where})" if where else ""))
+            problems.append(f"console error: {message.text}" + (f" ({where})" if where else ""))
 
     page.on("console", console)
-    page.on("pageerror", lambda error: visit.problems.append(f"uncaught exception: {error.name}: {error.message}"))
-    page.on("requestfailed", lambda r: visit.problems.append(f"request failed: {r.url} ({r.failure})"))
-    page.on("response", lambda r: r.status >= 400 and visit.problems.append(f"HTTP {r.status} for {r.url}"))
-    page.on("request", lambda r: visit.requested.append(r.url))
-    return visit
-
-
-def open_page(browser: Browser, url: str) -> tuple[Page, Visit]:
-    page = browser.new_page()  # a fresh context: no cache, storage or service worker from another page
-    page.set_default_timeout(30_000)
-    visit = record(page)
-    page.goto(url, wait_until="load")
-    return page, visit
-
-
-def remote_requests(urls: list[str]) -> list[str]:
-    return sorted({u for u in urls if (host := url_host(u)) is not None and not is_local_host(host)})
+    page.on("pageerror", lambda error: problems.append(f"uncaught exception: {error.name}: {error.message}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url} ({r.failure})"))
+    page.on("response", lambda r: r.status >= 400 and problems.append(f"HTTP {r.status} for {r.url}"))
+    return problems
 
 
 @dataclass
 class Session:
-    """One browser, its net log and the server, shared by every test of the module."""
+    """The browser, the server and one offline record over every page, shared by the tests of the module."""
 
     browser: Browser
-    net_log: Path
     server: Server
+    offline: Offline = field(default_factory=Offline)
     visited: list[str] = field(default_factory=list)
-    closed: bool = False
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.browser.close()  # Chromium completes the net log as it exits
 
 
 @pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def session(playwright: Playwright, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
-    net_log = tmp_path_factory.mktemp("netlog") / "book.json"
+def session(browser: Browser) -> Iterator[Session]:
     server = Server(HTML)
-    session = Session(launch(playwright, net_log), net_log, server)
-    yield session
-    session.close()
+    yield Session(browser, server)
     server.close()
 
 
@@ -166,12 +128,15 @@ def test_every_page_of_the_book_is_checked() -> None:
     assert {"intro.html", "explorer.html", "index.html"} <= set(PAGES)
 
 
-def check_page(browser: Browser, server: Server, name: str) -> list[str]:
-    """Open ``name`` from ``server`` in a fresh page and list what is wrong with it (empty: nothing)."""
+def check_page(browser: Browser, server: Server, offline: Offline, name: str) -> list[str]:
+    """Open ``name`` from ``server`` in a fresh context and list what is wrong with it (empty: nothing)."""
     text = (server.root / name).read_text(encoding="utf-8")
-    served = len(server.log)
-    page, visit = open_page(browser, server.url + name)
-    try:
+    served, blocked = len(server.log), len(offline.blocked)
+    with offline_context(browser, offline) as context:  # no cache, storage or service worker from another page
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        problems = listen(page)
+        page.goto(server.url + name, wait_until="load")
         if refresh := REFRESH.search(text):  # index.html sends the reader on to the first page
             target = urljoin(page.url, refresh.group(1))
             page.wait_for_url(target, wait_until="load")
@@ -183,19 +148,17 @@ def check_page(browser: Browser, server: Server, name: str) -> list[str]:
             try:  # every player moves on from the frame it showed, by itself, within 5 s
                 page.wait_for_function(f"s => ({FRAMES_JS})().every((f, i) => f !== s[i])", arg=start, timeout=5000)
             except PlaywrightTimeout:
-                visit.problems.append(f"animations did not advance: frames {start} -> {page.evaluate(FRAMES_JS)}")
-        # The browser fetches the page's icon for itself (the page's listeners never see it) and once per
-        # site, so a missing favicon would fail one page, not every page: ask the server for it here too.
+                problems.append(f"animations did not advance: frames {start} -> {page.evaluate(FRAMES_JS)}")
+        # The browser fetches the page's icon for itself (no route or listener sees it) and once per site, so a
+        # missing favicon would fail one page, not every page: ask the server for it here too.
         if not (icon := page.evaluate(ICON_JS)).startswith("data:"):
-            page.request.get(icon)
-    finally:
-        page.close()
-    problems = visit.problems
+            offline.get(page, icon)
+        offline.hints(page)
     if refresh:  # leaving the page at once cancels what it was still loading (its icon): not a fault of the site
         problems = [p for p in problems if not (p.startswith("request failed:") and p.endswith("(net::ERR_ABORTED)"))]
     answered = [f"the server answered {status} to {path}" for path, status in server.log[served:] if status >= 400]
     problems += dict.fromkeys(answered)  # the favicon may be asked for twice
-    problems += [f"request leaves 127.0.0.1: {u}" for u in remote_requests(visit.requested)]
+    problems += [f"request leaves the machine: {url}" for url in offline.blocked[blocked:]]
     problems += [f"image did not load: {src}" for src in broken]
     if math["count"] < len(MATH.findall(text)):
         problems.append(f"{len(MATH.findall(text))} math elements in the HTML, {math['count']} in the page")
@@ -208,52 +171,40 @@ def check_page(browser: Browser, server: Server, name: str) -> list[str]:
 
 @pytest.mark.parametrize("name", PAGES)
 def test_page_in_a_browser(session: Session, name: str) -> None:
-    problems = check_page(session.browser, session.server, name)
+    problems = check_page(session.browser, session.server, session.offline, name)
     session.visited.append(name)
     assert not problems, f"{name}:\n  " + "\n  ".join(problems)
 
 
 def test_no_request_left_the_machine(session: Session) -> None:
-    """Chromium's own net log, over every page visited above: nothing but 127.0.0.1 was contacted."""
+    """The record over every page visited above: each page's requests passed it, none went to another machine."""
     if not session.visited:  # run on its own (pytest -k): visit one page so the check is not empty
-        page, _ = open_page(session.browser, session.server.url + "intro.html")
-        page.close()
+        check_page(session.browser, session.server, session.offline, "intro.html")
         session.visited.append("intro.html")
-    session.close()
-    log = NetLog.read(session.net_log)
-    seen = {urlsplit(u).path.lstrip("/") for r in log.page_requests() for u in r.urls}
+    seen = {urlsplit(url).path.lstrip("/") for url in session.offline.passed}
     missing = [name for name in session.visited if name not in seen]
-    assert not missing, f"the net log does not show the pages visited: {missing[:5]}"
-    offenders = log.offenders()
-    assert not offenders, "traffic left the machine:\n  " + "\n  ".join(offenders)
+    assert not missing, f"the record does not show the pages visited: {missing[:5]}"
+    assert not session.offline.blocked, "requests to another machine:\n  " + "\n  ".join(session.offline.blocked)
 
 
-def test_net_log_check_flags_a_cdn_script(playwright: Playwright, tmp_path: Path) -> None:
-    """The check above is not vacuous: a page that loads a script from a CDN is caught by it."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "cdn.html").write_text(
+def test_page_check_flags_a_cdn_script(browser: Browser, tmp_path: Path) -> None:
+    """The checks above are not vacuous: a page that loads a script from a CDN is caught, and nothing else."""
+    (tmp_path / "cdn.html").write_text(
         '<!doctype html><meta charset="utf-8"><title>cdn</title><link rel="icon" href="data:,">'
         '<script src="https://cdn.example.org/x.js"></script><p>a page with a script from a CDN</p>',
         encoding="utf-8",
     )
-    server = Server(site)
-    browser = launch(playwright, tmp_path / "cdn.json")
+    server, offline = Server(tmp_path), Offline()
     try:
-        page, visit = open_page(browser, server.url + "cdn.html")
-        page.close()
+        problems = check_page(browser, server, offline, "cdn.html")
     finally:
-        browser.close()
         server.close()
-    assert remote_requests(visit.requested) == ["https://cdn.example.org/x.js"], visit.requested
-    log = NetLog.read(tmp_path / "cdn.json")
-    offenders = log.offenders()
-    assert "request to https://cdn.example.org/x.js (initiator " + server.url.rstrip("/") + ")" in offenders, offenders
-    assert all("cdn.example.org" in o for o in offenders), f"flagged besides the CDN: {offenders}"
-    assert "cdn.example.org" not in log.browsers_own_hosts()
+    assert offline.blocked == ["https://cdn.example.org/x.js"]
+    assert "request leaves the machine: https://cdn.example.org/x.js" in problems, problems
+    assert server.url + "cdn.html" in offline.passed
 
 
-def test_page_check_catches_what_it_should(playwright: Playwright, tmp_path: Path) -> None:
+def test_page_check_catches_what_it_should(browser: Browser, tmp_path: Path) -> None:
     """The per-page check passes a sound page (a lazy image in a closed dropdown, math) and names each fault."""
     sys.path.insert(0, str(ROOT / "_ext"))
     from static_math import TeX2SVG  # the build's own typesetting
@@ -286,11 +237,9 @@ def test_page_check_catches_what_it_should(playwright: Playwright, tmp_path: Pat
         encoding="utf-8",
     )
     server = Server(site)
-    browser = launch(playwright, tmp_path / "net.json")
     try:
-        good, bad = (check_page(browser, server, n) for n in ("good.html", "bad.html"))
+        good, bad = (check_page(browser, server, Offline(), n) for n in ("good.html", "bad.html"))
     finally:
-        browser.close()
         server.close()
     assert good == [], good
     expected = ["console error: boom", "uncaught exception: Error: uncaught", "the server answered 404 to /gone.js",

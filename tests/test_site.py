@@ -13,8 +13,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
+from playwright.sync_api import Browser
 
-from tests.browser import rendered_dom
+from tests.browser import ANIMATIONS_ADVANCED, LOADED, render
 from tests.helpers import HTML, NOTEBOOKS, ROOT, require_site
 from tools.audit import list_pages
 
@@ -150,9 +151,11 @@ def test_no_build_artifacts_of_execution() -> None:
 ANIMATED = [p for p in PAGES if "data-convlib-anim" in p.read_text(encoding="utf-8")]
 
 
-def test_math_shows_in_a_browser_without_network() -> None:
+def test_math_shows_in_a_browser_without_network(browser: Browser) -> None:
     """The typeset formulas of intro.html survive a real browser's rendering, with no script to help."""
-    assert rendered_dom(HTML / "intro.html", 3000).count("<mjx-container") >= 5
+    shown = render(browser, HTML / "intro.html", LOADED)
+    assert not shown.blocked, shown.blocked
+    assert shown.dom.count("<mjx-container") >= 5
 
 
 def test_the_animations_are_in_the_book() -> None:
@@ -160,9 +163,11 @@ def test_the_animations_are_in_the_book() -> None:
 
 
 @pytest.mark.parametrize("page", ANIMATED, ids=lambda p: p.stem)
-def test_animations_play_without_network(page: Path) -> None:
+def test_animations_play_without_network(browser: Browser, page: Path) -> None:
     """Every animation on the page starts by itself and advances, with no kernel and no network."""
     expected = len(set(re.findall(r'data-convlib-anim="(\w+)"', page.read_text(encoding="utf-8"))))
-    frames = re.findall(r'data-convlib-anim="\w+"[^>]*data-frame="(\d+)"', rendered_dom(page, 6000))
+    shown = render(browser, page, ANIMATIONS_ADVANCED)
+    assert not shown.blocked, shown.blocked
+    frames = re.findall(r'data-convlib-anim="\w+"[^>]*data-frame="(\d+)"', shown.dom)
     assert len(frames) >= expected, f"{page.name}: {len(frames)} players rendered, expected {expected}"
     assert all(int(f) >= 2 for f in frames), f"{page.name}: an animation did not advance: frames {frames}"
