@@ -40,7 +40,8 @@ def test_a_page_that_loads_a_script_from_a_cdn_fails_the_check(browser: Browser,
 
 # Every way a page can reach for another machine that the recorder must catch, next to local loads it must not.
 REACHES = """<!doctype html><meta charset="utf-8"><title>reaches</title><link rel="icon" href="data:,">
-<link rel="preconnect" href="https://fonts.example.net"><link rel="stylesheet" href="https://cdn.example.com/x.css">
+<link rel="preconnect" href="https://fonts.example.net"><link rel="dns-prefetch" href="//dns.example.net">
+<link rel="stylesheet" href="https://cdn.example.com/x.css">
 <script src="https://cdn.example.com/x.js"></script><script src="local.js"></script>
 <img src="https://img.example.com/a.png" alt=""><img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" alt="">
 <iframe src="https://frame.example.com/"></iframe>
@@ -53,6 +54,7 @@ new Worker(URL.createObjectURL(new Blob(["fetch('https://worker.example.com/w').
 REMOTE = ["https://cdn.example.com/x.css", "https://cdn.example.com/x.js", "https://img.example.com/a.png",
           "https://frame.example.com/", "https://api.example.com/f", "https://beacon.example.com/b",
           "wss://ws.example.com/s", "https://worker.example.com/w", "resource hint: https://fonts.example.net/",
+          "resource hint: http://dns.example.net/",
           "https://icon.example.com/favicon.ico"]  # fmt: skip
 
 
