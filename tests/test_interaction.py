@@ -36,7 +36,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from tests.browser import launch
 from tests.notebooks import ROOT, toc_files
-from tools.audit import list_pages, serve
+from tools.serve import list_pages, serve
 
 HTML = ROOT / "_build" / "html"
 if not (HTML / "index.html").is_file():

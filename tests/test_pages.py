@@ -41,7 +41,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from tests.browser import launch
 from tests.netlog import NetLog, is_local_host, url_host
 from tests.notebooks import ROOT
-from tools.audit import list_pages, serve
+from tools.serve import list_pages, serve
 
 HTML = ROOT / "_build" / "html"
 

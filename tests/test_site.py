@@ -16,7 +16,7 @@ import pytest
 
 from tests.browser import rendered_dom
 from tests.notebooks import NOTEBOOKS, ROOT
-from tools.audit import list_pages
+from tools.serve import list_pages
 
 HTML = ROOT / "_build" / "html"
 
