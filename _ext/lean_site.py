@@ -7,7 +7,7 @@ most of them blocking the first paint. This extension changes, per page:
 - **Icons.** FontAwesome's script is dropped. ``_static/icons.css`` draws exactly the icons the
   built pages use, as SVG masks taken from the theme's own copy of FontAwesome. The theme's CSS
   still draws a few icons from FontAwesome's fonts (admonitions, external links); those fonts
-  (270 KiB) are cut down to the glyphs that CSS names.
+  (270 KiB) are cut down to the glyphs that CSS names. Both are in ``lean_icons.py``.
 - **Scripts.** The search index and its tools load only on the search page (the search box
   submits to it). Every other script is deferred, except ``documentation_options.js``, which the
   page's inline scripts read while the page is parsed, and those of the search page, whose
@@ -21,6 +21,9 @@ most of them blocking the first paint. This extension changes, per page:
   intro; it becomes a complete page (language, title, description, favicon, a link to follow).
 - **ARIA.** docutils marks bibliography entries ``role="doc-biblioentry"``, a role ARIA 1.2
   deprecated and that a ``role="list"`` may not contain; they become list items.
+
+Rendered HTML is read with a parser and only the tags that change are rewritten (``html_tags.py``);
+the regular expressions left here read text, not markup: TeX in a description, sentence ends.
 """
 
 from __future__ import annotations
@@ -31,16 +34,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pydata_sphinx_theme
 from docutils import nodes
-from fontTools import subset
+from html_tags import Tag, splice, start_tags
+from lean_icons import ICONS_CSS, fontawesome_icons, subset_icon_fonts, write_icons
 from PIL import Image
 from sphinx.application import Sphinx
-from sphinx.builders.html._assets import _JavaScript
 
 TEMPLATES = Path(__file__).parent / "templates"
-ICONS_CSS = "icons.css"
-FONTAWESOME = Path(pydata_sphinx_theme.__file__).parent / "theme" / "pydata_sphinx_theme" / "static" / "scripts"
 # Assets a page needs only when its body contains the marker.
 BY_NEED = {
     "math.css": "<mjx-container",
@@ -75,7 +75,8 @@ def lean_assets(app: Sphinx, pagename: str, templatename: str, context: dict, do
         if inline_or_read or pagename == "search" or "defer" in js.attributes or "async" in js.attributes:
             scripts.append(js)
         else:
-            scripts.append(_JavaScript(js.filename, priority=js.priority, **js.attributes, defer="defer"))
+            # a deferred copy: Sphinx's class for a script is private, so take it from the script itself
+            scripts.append(type(js)(js.filename, priority=js.priority, **js.attributes, defer="defer"))
     context["script_files"] = scripts
 
 
@@ -123,120 +124,48 @@ def pixel_size(path: Path) -> tuple[int, int]:
         return image.size
 
 
-IMG = re.compile(r"<img\b([^>]*?)\s*/?>")
+def sized_image(tag: Tag, sources: dict[str, Path], lazy: bool) -> str:
+    """An ``<img>`` tag with its pixel size (a local image without one) and, if ``lazy``, lazy loading.
 
+    Args:
+        tag: the image's start tag.
+        sources: file name -> the image's source file, for the images Sphinx copies into ``_images``.
+        lazy: load the image lazily (every image of a page but the first).
 
-def sized_images(app: Sphinx, body: str) -> str:
-    """Give every local image its pixel size; all but the first load lazily."""
-    sources = {Path(name).name: Path(app.srcdir) / src for src, name in app.builder.images.items()}
-    first = True
+    Returns:
+        the tag's new text, its attributes as written and the new ones after them, closed by ``" />"``.
 
-    def rewrite(match: re.Match[str]) -> str:
-        nonlocal first
-        attrs = match.group(1)
-        src = re.search(r'\bsrc="([^"]+)"', attrs)
-        path = sources.get(Path(src.group(1)).name) if src else None
-        if path is not None and path.is_file() and "width=" not in attrs and "height=" not in attrs:
-            width, height = pixel_size(path)
-            attrs += f' width="{width}" height="{height}"'
-        if "loading=" not in attrs and not first:
-            attrs += ' loading="lazy" decoding="async"'
-        first = False
-        return f"<img{attrs} />"
-
-    return IMG.sub(rewrite, body)
+    Shapes:
+        not applicable.
+    """
+    attrs = tag.text[1 + len(tag.name) : -1].removesuffix("/").rstrip()  # between "<img" and "/>", as written
+    path = sources.get(Path(tag.attrs.get("src") or "").name)
+    if path is not None and path.is_file() and "width" not in tag.attrs and "height" not in tag.attrs:
+        width, height = pixel_size(path)
+        attrs += f' width="{width}" height="{height}"'
+    if lazy and "loading" not in tag.attrs:
+        attrs += ' loading="lazy" decoding="async"'
+    return f"<{tag.name}{attrs} />"
 
 
 def lean_body(app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    """Per page: every image sized and all but the first lazy; bibliography entries become list items."""
     if "body" not in context:
         return
-    body = sized_images(app, context["body"])
-    context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
+    sources = {Path(name).name: Path(app.srcdir) / src for src, name in app.builder.images.items()}
+    changes, images = [], 0
+    for tag in start_tags(context["body"]):
+        text = tag.text
+        if tag.name == "img":
+            text, images = sized_image(tag, sources, lazy=images > 0), images + 1
+        if tag.attrs.get("role") == "doc-biblioentry":
+            text = text.replace('role="doc-biblioentry"', 'role="listitem"')
+        if text != tag.text:
+            changes.append((tag.start, tag.end, text))
+    context["body"] = splice(context["body"], changes)
 
 
-# FontAwesome's script defines each icon pack as name: [width, height, [aliases], unicode, path].
-ICON = re.compile(r'(?:"([^"]+)"|([A-Za-z0-9_$]+)):\[(\d+),(\d+),\[([^\]]*)\],"[0-9a-f]+","([^"]+)"\]')
-PACK_END = re.compile(r'd\("(fab|far|fas)",p\)')
-PACK_CLASSES = {"fab": ("fab", "fa-brands"), "far": ("far", "fa-regular"), "fas": ("fas", "fa-solid", "fa")}
-
-
-@cache
-def fontawesome_icons() -> dict[tuple[str, str], tuple[int, int, str]]:
-    """(pack, name) -> (width, height, SVG path) for every icon in the theme's FontAwesome."""
-    source = (FONTAWESOME / "fontawesome.js").read_text(encoding="utf-8")
-    icons, start = {}, 0
-    for end in PACK_END.finditer(source):
-        for m in ICON.finditer(source, start, end.start()):
-            width, height, path = int(m.group(3)), int(m.group(4)), m.group(6)
-            for name in [m.group(1) or m.group(2), *re.findall(r'"([^"]+)"', m.group(5))]:
-                icons[end.group(1), name] = (width, height, path)
-        start = end.end()
-    if not icons:
-        raise RuntimeError(f"lean_site: no icons found in {FONTAWESOME / 'fontawesome.js'}")
-    return icons
-
-
-def icon_css(classes: set[tuple[str, ...]]) -> str:
-    """CSS drawing each icon of ``classes`` (each an <i> element's class list) as an SVG mask."""
-    icons, pack_of = fontawesome_icons(), {c: p for p, names in PACK_CLASSES.items() for c in names}
-    rules = {}
-    for class_list in classes:
-        packs = [pack_of[c] for c in class_list if c in pack_of] or ["fas"]
-        for name in (c.removeprefix("fa-") for c in class_list if c.startswith("fa-")):
-            if (packs[0], name) in icons:
-                width, height, path = icons[packs[0], name]
-                svg = f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}'><path d='{path}'/></svg>"
-                url = 'url("data:image/svg+xml,' + svg.replace("#", "%23").replace('"', "'") + '")'
-                selector = ",".join(f".{c}.fa-{name}::before" for c in PACK_CLASSES[packs[0]])
-                rules[selector] = (
-                    f"{selector}{{width:{width / height:.4f}em;-webkit-mask-image:{url};mask-image:{url}}}"
-                )
-    shared = ",".join(sorted(rules))
-    return (
-        "/* Generated by _ext/lean_site.py: the FontAwesome icons these pages use, as SVG masks. */\n"
-        f"{shared}{{content:'';display:inline-block;height:1em;vertical-align:-.125em;background-color:currentColor;"
-        "-webkit-mask:no-repeat center/contain;mask:no-repeat center/contain}\n"
-        + "\n".join(rules[s] for s in sorted(rules))
-        + "\n"
-    )
-
-
-def write_icons(app: Sphinx, exc: Exception | None) -> None:
-    """Write _static/icons.css for the icons used on every built page."""
-    if exc is not None or app.builder.format != "html":
-        return
-    out = Path(app.outdir)
-    classes = set()
-    for page in out.rglob("*.html"):
-        for attr in re.findall(r'class="([^"]*\bfa-[^"]*)"', page.read_text(encoding="utf-8")):
-            classes.add(tuple(attr.split()))
-    (out / "_static" / ICONS_CSS).write_text(icon_css(classes), encoding="utf-8")
-
-
-FA_RULE = re.compile(r"\s*\.fa-[\w-]+::?(before|after)\s*")  # one icon's own rule, drawn by icons.css now
-PRIVATE_USE = re.compile("[\ue000-\uf8ff]")  # where icon fonts keep their glyphs
-
-
-def subset_icon_fonts(app: Sphinx, exc: Exception | None) -> None:
-    """Cut FontAwesome's fonts down to the glyphs that the theme's CSS draws outside icon classes."""
-    if exc is not None or app.builder.format != "html":
-        return
-    static = Path(app.outdir) / "_static"
-    chars = set()
-    for css in (static / "styles").glob("*.css"):
-        for selectors, block in re.findall(r"([^{}]*)\{([^{}]*)\}", css.read_text(encoding="utf-8")):
-            if not all(FA_RULE.fullmatch(s) for s in selectors.split(",")):
-                chars.update(PRIVATE_USE.findall(block))
-    options = subset.Options(flavor="woff2", layout_features=[], notdef_outline=True)
-    for font_file in static.glob("vendor/fontawesome/webfonts/*.woff2"):
-        font = subset.load_font(str(font_file), options)
-        subsetter = subset.Subsetter(options)
-        subsetter.populate(unicodes=[ord(c) for c in chars])
-        subsetter.subset(font)
-        subset.save_font(font, str(font_file), options)
-
-
-REDIRECT = re.compile(r'<meta http-equiv="Refresh" content="0; url=([^"]+)" />\s*')
+REFRESH = "0; url="  # sphinx-external-toc's redirect: <meta http-equiv="Refresh" content="0; url=intro.html" />
 
 
 def complete_redirect(app: Sphinx, exc: Exception | None) -> None:
@@ -244,10 +173,14 @@ def complete_redirect(app: Sphinx, exc: Exception | None) -> None:
     index = Path(app.outdir) / "index.html"
     if exc is not None or app.builder.format != "html" or not index.is_file():
         return
-    match = REDIRECT.fullmatch(index.read_text(encoding="utf-8"))
-    if match is None:
+    text = index.read_text(encoding="utf-8")
+    tags = start_tags(text)
+    if len(tags) != 1 or text[: tags[0].start].strip() or text[tags[0].end :].strip():
+        return  # not a bare redirect: a complete page already
+    meta, content = tags[0], tags[0].attrs.get("content") or ""
+    if meta.name != "meta" or meta.attrs.get("http-equiv") != "Refresh" or not content.startswith(REFRESH):
         return
-    target, project = html.escape(match.group(1)), html.escape(book_title(app))
+    target, project = html.escape(content.removeprefix(REFRESH)), html.escape(book_title(app))
     index.write_text(
         f"""<!DOCTYPE html>
 <html lang="{app.config.language or "en"}">
@@ -268,9 +201,15 @@ def complete_redirect(app: Sphinx, exc: Exception | None) -> None:
 
 
 def drop_tags(text: str, *names: str) -> str:
-    """Remove the <script> and <link> tags of a template block that load any of ``names``."""
-    pattern = "|".join(re.escape(name) for name in names)
-    return re.sub(rf"[ \t]*<(script|link)\b[^>]*({pattern})[^>]*>(</script>)?\n?", "", text)
+    """Remove the <script> and <link> tags of a template block that load any of ``names``, with their lines."""
+    text, changes = str(text), []  # a template block comes as Markup
+    for tag in start_tags(text):
+        source = tag.attrs.get("src") or tag.attrs.get("href") or ""
+        if tag.name in ("script", "link") and any(name in source for name in names):
+            start = len(text[: tag.start].rstrip(" \t"))  # the tag's indentation goes too
+            stop = tag.close + text.startswith("\n", tag.close)  # and its line's end
+            changes.append((start, stop, ""))
+    return splice(text, changes)
 
 
 def add_templates(app: Sphinx, config: Any) -> None:

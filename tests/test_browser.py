@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from tests.browser import LOADED, Offline, offline_context, render, stays_on_the_machine
-from tools.audit import serve
+from tools.serve import serve
 
 CDN = "https://cdn.example.com/x.js"
 

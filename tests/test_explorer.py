@@ -24,7 +24,7 @@ from playwright.sync_api import Browser, Route
 from convlib.course.explorer import GoldenCase, golden_cases
 from tests.browser import Offline, offline_context
 from tests.helpers import HTML, require_site
-from tools.audit import serve
+from tools.serve import serve
 
 PAGE = HTML / "explorer.html"
 

@@ -37,7 +37,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from tests.browser import Offline, offline_context, stays_on_the_machine
 from tests.helpers import HTML, ROOT, require_site, toc_files
-from tools.audit import list_pages, serve
+from tools.serve import list_pages, serve
 
 require_site()
 

@@ -17,9 +17,11 @@ from playwright.sync_api import Browser
 
 from tests.browser import render
 from tests.helpers import HTML, NOT_BUILT, ROOT, site_is_built
-from tools.audit import list_pages
+from tools.serve import list_pages
 
 sys.path.insert(0, str(ROOT / "_ext"))
+import html_tags
+import lean_icons
 import lean_site
 import static_math
 
@@ -62,10 +64,36 @@ def test_assets_by_need() -> None:
 
 
 def test_icon_css_draws_each_icon_of_its_pack() -> None:
-    css = lean_site.icon_css({("fab", "fa-github"), ("fa-solid", "fa-sun", "fa-lg"), ("fas", "fa-no-such-icon")})
+    css = lean_icons.icon_css({("fab", "fa-github"), ("fa-solid", "fa-sun", "fa-lg"), ("fas", "fa-no-such-icon")})
     assert ".fab.fa-github::before" in css and ".fa-solid.fa-sun::before" in css
     assert "no-such-icon" not in css and "fa-lg" not in css
     assert css.count("mask-image:url(") == 2 * 2  # -webkit- and standard, per icon
+
+
+def test_body_rewrite_changes_only_the_tags_it_means(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    Image.new("RGB", (30, 20)).save(tmp_path / "a.png")
+    app = SimpleNamespace(srcdir=str(tmp_path), builder=SimpleNamespace(images={"a.png": "a.png"}))
+    keep = (
+        '<svg viewBox="0 0 1 1"><path d="M0 0"/></svg>&nbsp;<br />\n<!-- <img src="a.png"> -->'
+        '<script>const s = "<img src=a.png>";</script>'
+    )
+    body = f'<p><img alt="a &gt; b" src="_images/a.png"/></p>{keep}<img src="x.svg">\n<ol><li role="doc-biblioentry">'
+    context = {"body": body}
+    lean_site.lean_body(app, "page", "page.html", context, None)
+    assert context["body"] == (
+        f'<p><img alt="a &gt; b" src="_images/a.png" width="30" height="20" /></p>{keep}'
+        '<img src="x.svg" loading="lazy" decoding="async" />\n<ol><li role="listitem">'
+    )
+
+
+def test_start_tags_know_where_each_tag_and_element_ends() -> None:
+    text = '<head>\n  <link href="a.css" />\n  <script defer src="b.js"></script>\n</head>'
+    link, script = html_tags.start_tags(text)[1:]
+    assert text[link.start : link.end] == link.text == '<link href="a.css" />' and link.close == link.end
+    assert text[script.start : script.close] == '<script defer src="b.js"></script>'
+    assert script.attrs == {"defer": None, "src": "b.js"}
 
 
 def test_display_tex_follows_sphinx_mathjax() -> None:
@@ -141,7 +169,7 @@ def test_search_finds_pages_in_a_browser(browser: Browser) -> None:
 @needs_site
 def test_icon_fonts_are_cut_to_the_glyphs_the_css_draws() -> None:
     css = "".join(p.read_text(encoding="utf-8") for p in (HTML / "_static" / "styles").glob("*.css"))
-    drawn = {ord(c) for c in lean_site.PRIVATE_USE.findall(css)}
+    drawn = {ord(c) for c in lean_icons.PRIVATE_USE.findall(css)}
     solid = HTML / "_static" / "vendor" / "fontawesome" / "webfonts" / "fa-solid-900.woff2"
     assert solid.stat().st_size < 10_000
     assert {0xF0F3, 0xF35D} <= set(TTFont(solid).getBestCmap()) <= drawn  # bell (admonitions), external link

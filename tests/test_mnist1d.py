@@ -1,4 +1,4 @@
-"""convlib.course.mnist1d: the regenerated canonical split, pinned, and the small training loop."""
+"""convlib.course.mnist1d: the regenerated canonical split, pinned."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import hashlib
 import random
 
 import numpy as np
-import pytest
 import torch
-from torch import nn
 
-from convlib.course.mnist1d import CLASSES, LENGTH, TEST, TRAIN, accuracy, fit, load_mnist1d
+from convlib.course.mnist1d import CLASSES, LENGTH, TEST, TRAIN, load_mnist1d
 
 # ---------------------------------------------------------------- the data
 
@@ -81,113 +79,3 @@ def test_each_call_returns_fresh_tensors() -> None:
     first = load_mnist1d()
     first.x_train.zero_()
     assert load_mnist1d().x_train.abs().sum() > 0
-
-
-# ---------------------------------------------------------------- fit and accuracy
-
-
-def blobs(n: int = 200, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two Gaussian blobs in 5 dimensions, 4 standard deviations apart: linearly separable."""
-    g = torch.Generator().manual_seed(seed)
-    y = torch.arange(n) % 2
-    x = torch.randn(n, 5, generator=g) + 4.0 * y[:, None].float()
-    return x, y
-
-
-def trained(seed: int, init: int = 0) -> tuple[nn.Module, list[float]]:
-    torch.manual_seed(init)
-    model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 2))
-    x, y = blobs()
-    return model, fit(model, x, y, epochs=3, batch_size=32, lr=0.01, seed=seed)
-
-
-def test_fit_learns_a_separable_problem() -> None:
-    torch.manual_seed(0)
-    model = nn.Linear(5, 2)
-    x, y = blobs()
-    losses = fit(model, x, y, epochs=30, batch_size=50, lr=0.05)
-    assert len(losses) == 30 and losses[-1] < 0.1 * losses[0]
-    assert accuracy(model, *blobs(seed=1)) > 0.95
-
-
-def test_fit_is_deterministic_and_uses_its_own_generator() -> None:
-    (a, loss_a), (b, loss_b) = trained(seed=0), trained(seed=0)
-    assert loss_a == loss_b
-    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
-    c, _ = trained(seed=1)  # same initial weights, another batch order
-    assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters()))
-    model = nn.Linear(5, 2)  # built first: its initialisation draws from the global generator
-    torch.manual_seed(3)
-    before = torch.rand(1)
-    torch.manual_seed(3)
-    fit(model, *blobs(), epochs=1, seed=0)
-    assert torch.equal(torch.rand(1), before)  # shuffling did not draw from the global generator
-
-
-def test_fit_is_independent_of_the_thread_count_and_restores_it() -> None:
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(2)
-        a, _ = trained(seed=0)
-        assert torch.get_num_threads() == 2
-        torch.set_num_threads(1)
-        b, _ = trained(seed=0)
-    finally:
-        torch.set_num_threads(threads)
-    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
-
-
-def test_accuracy_counts_argmax_matches() -> None:
-    logits = torch.tensor([[0.0, 1.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 3.0], [1.0, 0.0, 0.0]])
-    assert accuracy(nn.Identity(), logits, torch.tensor([1, 0, 0, 1])) == 0.5
-    assert accuracy(nn.Identity(), logits, logits.argmax(1)) == 1.0
-
-
-def test_accuracy_puts_the_model_in_eval_mode() -> None:
-    model = nn.Sequential(nn.Dropout(0.9), nn.Identity())
-    x = torch.eye(4)
-    assert accuracy(model, x, torch.arange(4)) == 1.0  # dropout would zero most rows in training mode
-    assert not model.training
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "error", "match"),
-    [
-        ({"epochs": 0}, ValueError, "epochs"),
-        ({"epochs": 1, "batch_size": 0}, ValueError, "batch_size"),
-        ({"epochs": True}, ValueError, "epochs"),
-    ],
-)
-def test_fit_rejects_bad_arguments(kwargs: dict, error: type[Exception], match: str) -> None:
-    with pytest.raises(error, match=match):
-        fit(nn.Linear(5, 2), *blobs(), **kwargs)
-
-
-def test_fit_and_accuracy_reject_bad_data() -> None:
-    x, y = blobs()
-    with pytest.raises(TypeError, match="y must be an int64"):
-        fit(nn.Linear(5, 2), x, y.float(), epochs=1)
-    with pytest.raises(TypeError, match="y must be an int64"):
-        accuracy(nn.Linear(5, 2), x, y[:10])
-    with pytest.raises(TypeError, match="x must be a floating"):
-        accuracy(nn.Linear(5, 2), x.long(), y)
-
-
-def test_fit_calls_after_epoch_and_trains_as_without_it() -> None:
-    """The callback sees every epoch, may evaluate the model, and changes nothing about training."""
-    x, y = torch.randn(40, 6, generator=torch.Generator().manual_seed(0)), torch.arange(40) % 3
-    seen, modes = [], []
-
-    def probe(epoch: int) -> None:
-        seen.append(epoch)
-        accuracy(watched, x, y)  # puts the model in eval mode
-        modes.append(watched.training)
-
-    torch.manual_seed(0)
-    plain = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
-    torch.manual_seed(0)
-    watched = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
-    losses = fit(plain, x, y, epochs=3, batch_size=8, seed=1)
-    assert fit(watched, x, y, epochs=3, batch_size=8, seed=1, after_epoch=probe) == losses
-    assert seen == [1, 2, 3] and modes == [False, False, False] and watched.training
-    assert all(torch.equal(a, b) for a, b in zip(plain.parameters(), watched.parameters()))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import bench, onednn
+from tools import bench_suites, onednn
 
 ROOT = Path(__file__).resolve().parents[1]
 LOG = """onednn_verbose,v1,info,oneDNN v3.7.1 (commit 8d263e6)
@@ -45,7 +45,7 @@ def test_committed_record_covers_every_timed_shape() -> None:
     record = json.loads((ROOT / "benchmarks" / "conv_impl.json").read_text())
     assert record["cpu"]["model"] and record["torch"]
     timed = {row["shape"] for row in record["rows"] if row["timed"]}
-    assert timed == set(bench.SHAPES) | set(bench.GROUPED)
+    assert timed == set(bench_suites.SHAPES) | set(bench_suites.GROUPED)
     for row in record["rows"]:
         assert row["cap"] in onednn.CAPS
         assert (row["onednn"] is None) == ("aten::mkldnn_convolution" not in row["aten"])

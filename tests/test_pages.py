@@ -38,7 +38,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser import Offline, offline_context
 from tests.helpers import HTML, ROOT, require_site
-from tools.audit import list_pages, serve
+from tools.serve import list_pages, serve
 
 require_site()
 

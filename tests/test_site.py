@@ -17,7 +17,7 @@ from playwright.sync_api import Browser
 
 from tests.browser import ANIMATIONS_ADVANCED, LOADED, render
 from tests.helpers import HTML, NOTEBOOKS, ROOT, require_site
-from tools.audit import list_pages
+from tools.serve import list_pages
 
 require_site()
 

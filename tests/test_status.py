@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tests.helpers import NOTEBOOKS, ROOT
-from tools.execute import DATA, PAGE, describe, render, update_status
+from tools.status import DATA, PAGE, describe, render, update_status
 
 
 def test_status_lists_exactly_the_committed_notebooks_as_executed() -> None:

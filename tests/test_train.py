@@ -8,9 +8,18 @@ import torch
 from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 from torch import nn
 
-from convlib.course.digits import Digits, shift
+from convlib.course.digits import Digits, random_shifts, shift, validation_split
 from convlib.course.models import global_pool_cnn, lenet, mlp
-from convlib.course.train import HEADER, EpochStats, History, confusion_matrix, evaluate, predict, train
+from convlib.course.train import (
+    HEADER,
+    EpochStats,
+    History,
+    accuracy,
+    confusion_matrix,
+    evaluate,
+    predict,
+    train,
+)
 
 
 def toy_digits(n_train: int = 96, n_test: int = 32, size: int = 28) -> Digits:
@@ -75,9 +84,103 @@ def test_train_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert "/96" in lines[1] and "/32" in lines[1]
 
 
+def blobs(n: int = 200, seed: int = 0) -> Digits:
+    """Two Gaussian blobs in 5 dimensions, 4 standard deviations apart (linearly separable), as a split."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    x = torch.randn(n, 5, generator=g) + 4.0 * y[:, None].float()
+    return Digits(x[: n // 2], y[: n // 2], x[n // 2 :], y[n // 2 :])
+
+
+def test_adam_learns_vectors_and_reports_losses_per_epoch() -> None:
+    torch.manual_seed(0)
+    model = nn.Linear(5, 2)
+    seen: list[int] = []
+    history = train(
+        model, blobs(), epochs=30, lr=0.05, batch_size=50, seed=0, optimizer="adam", after_epoch=seen.append, log=None
+    )
+    assert seen == list(range(1, 31)) and len(history.train_losses) == len(history.test_losses) == 30
+    assert history.train_losses[-1] < 0.1 * history.train_losses[0]
+    assert accuracy(model, blobs(seed=1).x_test, blobs(seed=1).y_test) > 0.95
+
+
+def test_training_is_independent_of_the_thread_count_and_restores_it() -> None:
+    weights = []
+    threads = torch.get_num_threads()
+    try:
+        for n in (2, 1):
+            torch.set_num_threads(n)
+            torch.manual_seed(0)
+            model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 2))
+            train(model, blobs(), epochs=3, lr=0.01, batch_size=32, seed=0, optimizer="adam", log=None)
+            assert torch.get_num_threads() == n
+            weights.append(model.state_dict())
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_per_pixel_labels_are_counted_per_pixel() -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(12, 1, 6, 6, generator=g)
+    y = (x[:, 0] > 0.5).long()  # (N, H, W): a pixel's class is whether it is bright
+    data = Digits(x[:8], y[:8], x[8:], y[8:])
+    torch.manual_seed(0)
+    model = nn.Conv2d(1, 2, 1)
+    history = train(model, data, epochs=40, lr=0.5, batch_size=4, seed=0, log=None)
+    assert (history.n_train, history.n_test) == (8 * 36, 4 * 36)
+    assert history.epochs[-1].test_correct == round(accuracy(model, data.x_test, data.y_test) * 4 * 36)
+    assert history.test_accuracy > 0.95  # a 1x1 convolution can threshold a pixel
+
+
+def test_augmentation_draws_from_the_loop_generator() -> None:
+    data = toy_digits()
+    weights, seen = [], []
+
+    def spy(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        seen.append(images.shape[0])
+        return random_shifts(2)(images, generator)
+
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = mlp(hidden=8, classes=4)
+        train(model, data, epochs=1, lr=0.1, batch_size=16, seed=0, augment=spy, log=None)
+        weights.append(model.fc1.weight.detach().clone())
+    assert torch.equal(weights[0], weights[1]) and sum(seen) == 2 * 96  # every training image, deterministically
+    torch.manual_seed(0)
+    plain = mlp(hidden=8, classes=4)
+    train(plain, data, epochs=1, lr=0.1, batch_size=16, seed=0, log=None)
+    assert not torch.equal(plain.fc1.weight, weights[0])
+
+
+def test_random_shifts_moves_each_image_by_a_whole_shift() -> None:
+    images = torch.rand(20, 1, 9, 9, generator=torch.Generator().manual_seed(1))
+    out = random_shifts(3)(images, torch.Generator().manual_seed(0))
+    for image, moved in zip(images, out, strict=True):
+        assert any(torch.equal(moved, shift(image, dy, dx)) for dy in range(-3, 4) for dx in range(-3, 4))
+    assert torch.equal(random_shifts(0)(images, torch.Generator()), images)
+    with pytest.raises(ValueError, match="max_shift"):
+        random_shifts(-1)
+
+
+def test_validation_split_is_stratified_and_leaves_the_test_set_out() -> None:
+    data = toy_digits()
+    held = validation_split(data, per_class=3)
+    assert len(held.y_train) + len(held.y_test) == 96 and torch.bincount(held.y_test).tolist() == [3] * 4
+    rows = {tuple(r.flatten().tolist()) for r in data.x_train}
+    assert all(tuple(r.flatten().tolist()) in rows for r in held.x_test)  # drawn from training images only
+    assert torch.equal(validation_split(data, per_class=3).x_test, held.x_test)  # fixed by the seed
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"epochs": 0}, "epochs"), ({"batch_size": 0}, "batch_size"), ({"lr": 0.0}, "lr"), ({"epochs": 1.5}, "epochs")],
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"lr": 0.0}, "lr"),
+        ({"epochs": 1.5}, "epochs"),
+        ({"optimizer": "rmsprop"}, "optimizer"),
+    ],
 )
 def test_train_rejects_bad_arguments(kwargs: dict, match: str) -> None:
     args = {"epochs": 1, "lr": 0.1, "batch_size": 8, "seed": 0, "log": None} | kwargs

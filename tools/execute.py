@@ -19,8 +19,8 @@ re-executes every notebook as another CPU would and requires every text output t
 one exactly and every figure to match within the pixel tolerance of :mod:`tools.compare`.
 ``--jobs N`` runs N notebooks at a time, each in its own kernel.
 
-A normal run also keeps the book's status page current (``status.json`` and ``status.md``, see
-:func:`update_status`).
+A normal run also keeps the book's status page current (``status.json`` and ``status.md``, written by
+:func:`tools.status.update_status`).
 """
 
 from __future__ import annotations
@@ -28,16 +28,14 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import functools
-import json
 import os
-import platform
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import nbformat
 import papermill
@@ -47,6 +45,7 @@ from tqdm import tqdm
 if not __package__:  # run as a script (python tools/execute.py): make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tools.compare import describe_differences
+from tools.status import update_status
 
 KERNEL = "python3"
 T = TypeVar("T")
@@ -314,81 +313,6 @@ def _main_check(paths: Sequence[Path], timeout: int, portable: bool, jobs: int) 
         counts.insert(1, f"{tolerated} within the figure tolerance")
     print(", ".join(counts))
     return 1 if drifting else 0
-
-
-# ------------------------------------------------------------------ the status page
-# Per notebook: the committed run's time, size, nbval cells and environment. A notebook whose file
-# changed (or that has no entry yet) gets a fresh entry; an unchanged one keeps the entry of the run
-# that produced it, so re-executing an unchanged book leaves `git status` clean. status.json holds
-# the data and status.md is the page rendered from it; tests/test_status.py fails when either
-# disagrees with the notebooks on disk (a notebook added, removed or edited without re-executing).
-
-DATA, PAGE = Path("status.json"), Path("status.md")
-
-
-def environment() -> dict[str, Any]:
-    """What the committed outputs depend on: torch and Python versions, the CPU, the thread count.
-
-    The thread count is torch's default in the kernel (one per core unless ``OMP_NUM_THREADS`` says
-    otherwise); the printed numbers are rounded so that 1 and 2 threads give the same outputs.
-    """
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    info = Path("/proc/cpuinfo")
-    if info.exists():
-        names = [ln.split(":", 1)[1].strip() for ln in info.read_text().splitlines() if ln.startswith("model name")]
-        cpu = names[0] if names else cpu
-    threads = int(os.environ.get("OMP_NUM_THREADS", 0)) or torch.get_num_threads()
-    return {"torch": torch.__version__, "python": platform.python_version(), "cpu": cpu, "threads": threads}
-
-
-def describe(notebook: Path, seconds: float, env: dict[str, Any]) -> dict[str, Any]:
-    """One notebook's entry: what the test can check (size, code cells) and what it cannot (time)."""
-    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    code = sum(1 for c in cells if c["cell_type"] == "code")  # nbval re-executes and compares each one
-    return {"seconds": round(seconds, 1), "bytes": notebook.stat().st_size, "nbval_cells": code, **env}
-
-
-def update_status(root: Path, runs: list[tuple[Path, float, bool]]) -> None:
-    """Record successful runs, ``(notebook, seconds, changed)`` each; drop notebooks gone from disk."""
-    data_path = root / DATA
-    data: dict[str, Any] = json.loads(data_path.read_text(encoding="utf-8")) if data_path.exists() else {}
-    env = environment()
-    for notebook, seconds, changed in runs:
-        key = notebook.resolve().relative_to(root.resolve()).as_posix()
-        fresh = describe(notebook, seconds, env)
-        kept = data.get(key, {})
-        # an unchanged run keeps its entry, unless the file was edited since (its size or cells differ)
-        if changed or any(kept.get(k) != fresh[k] for k in ("bytes", "nbval_cells")):
-            data[key] = fresh
-    data = {k: data[k] for k in sorted(data) if (root / k).is_file()}
-    data_path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    (root / PAGE).write_text(render(data), encoding="utf-8")
-
-
-def render(data: dict[str, Any]) -> str:
-    """The status page, as MyST markdown."""
-    lines = [
-        "(status)=",
-        "# Status of the notebooks",
-        "",
-        "Every chapter is a notebook executed by `make execute` and stored with its outputs; CI re-executes",
-        "each one with nbval and compares every code cell's output with the stored one. This table describes",
-        "the committed run of each notebook. It is written by the executor, and a test checks it against the",
-        "notebooks on disk.",
-        "",
-        "| notebook | executes in | size | nbval cells | torch | CPU | threads |",
-        "|---|---:|---:|---:|---|---|---:|",
-    ]
-    for key, e in data.items():
-        lines.append(
-            f"| `{key}` | {e['seconds']:.1f} s | {e['bytes'] / 1024:.0f} KB | {e['nbval_cells']} | {e['torch']} "
-            f"| {e['cpu']} | {e['threads']} |"
-        )
-    total = sum(e["seconds"] for e in data.values())
-    lines += ["", f"{len(data)} notebooks, {total:.0f} s of execution in all, on the machines named above.", ""]
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

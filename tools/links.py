@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: tools/ is not a package on the path then
     sys.path.insert(0, str(ROOT))
 
-from tools.audit import list_pages  # noqa: E402
+from tools.serve import list_pages  # noqa: E402
 
 HTML = ROOT / "_build" / "html"
 PDF = "convolution-in-deep-learning.pdf"  # the PDF edition, beside the HTML (make pdf)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -27,7 +26,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-Shape = tuple[int, int, int, int, int]  # (N, C_in, H=W, C_out, k), as in tools/bench.py
+if not __package__:  # run as a script (python tools/onednn.py): make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tools.machine import cpu_name
+
+Shape = tuple[int, int, int, int, int]  # (N, C_in, H=W, C_out, k), as in tools/bench_suites.py
 CAPS = ("native", "AVX2", "SSE41")  # instruction-set caps tried: the CPU's own, then older ones
 #: a layer the benchmark does not time, shown because torch sends it past oneDNN (batch 1, 3x3, small input)
 UNTIMED: dict[str, tuple[Shape, int]] = {"batch-1 3x3 on 32²": ((1, 3, 32, 16, 3), 1)}
@@ -101,10 +104,9 @@ def probe(dims: Shape, groups: int = 1, cap: str = "native", threads: int = 2) -
 def cpu() -> dict[str, object]:
     """The CPU's model name and which of the vector extensions in ``FLAGS`` it has (Linux: /proc/cpuinfo)."""
     info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
-    model = re.search(r"^model name\s*:\s*(.+)$", info, re.MULTILINE)
     listed = re.search(r"^flags\s*:\s*(.+)$", info, re.MULTILINE)
     flags = set(listed.group(1).split()) if listed else set()
-    return {"model": model.group(1) if model else platform.processor(), "flags": [f for f in FLAGS if f in flags]}
+    return {"model": cpu_name(), "flags": [f for f in FLAGS if f in flags]}
 
 
 def run(shapes: Mapping[str, tuple[Shape, int]], caps: Sequence[str] = CAPS, threads: int = 2) -> dict[str, object]:
@@ -122,13 +124,11 @@ def run(shapes: Mapping[str, tuple[Shape, int]], caps: Sequence[str] = CAPS, thr
 
 def benchmark_shapes(quick: bool = False) -> dict[str, tuple[Shape, int]]:
     """The 2-D shapes whose torch time ``tools/bench.py`` reports (S1-S5, the grouped layers), and ``UNTIMED``."""
-    if not __package__:  # run as a script: make the repository importable
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tools import bench
+    from tools import bench_suites as suites  # imported when needed: the parser and the probes need no torch here
 
     if quick:
-        return {name: (dims, 1) for name, dims in bench.QUICK["shapes"].items()} | UNTIMED
-    return {**{name: (dims, 1) for name, dims in bench.SHAPES.items()}, **bench.GROUPED, **UNTIMED}
+        return {name: (dims, 1) for name, dims in suites.QUICK["shapes"].items()} | UNTIMED
+    return {**{name: (dims, 1) for name, dims in suites.SHAPES.items()}, **suites.GROUPED, **UNTIMED}
 
 
 def write(out: Path, quick: bool = False, threads: int = 2) -> dict[str, object]:

@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: tools/ is not a package on the path then
     sys.path.insert(0, str(ROOT))
 
-from tools.audit import CHROMIUM, serve  # noqa: E402
+from tools.lighthouse import CHROMIUM  # noqa: E402
 from tools.links import PDF  # noqa: E402
+from tools.serve import serve  # noqa: E402
 
 SINGLE = ROOT / "_build" / "singlehtml"
 OUT = ROOT / "_build" / "html" / PDF

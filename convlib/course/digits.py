@@ -13,6 +13,7 @@ the test set on every machine and in every run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -169,3 +170,61 @@ def shift(images: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
         ..., max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
     ]
     return out
+
+
+def validation_split(data: Digits, per_class: int, seed: int = SPLIT_SEED) -> Digits:
+    """Hold out part of the training set as a validation set, on which to choose hyperparameters.
+
+    The test set is for the final measurement only; choosing a learning rate or a depth by test
+    accuracy would make that measurement optimistic. This takes ``per_class`` training examples of each
+    class out (stratified, by a private generator seeded with ``seed``).
+
+    Args:
+        data: a train/test split.
+        per_class: validation examples taken from every class.
+        seed: seed of the private generator (:func:`stratified_split`).
+
+    Returns:
+        a :class:`Digits` whose training set is the rest of ``data``'s and whose *test* set is the
+        validation set, so that :func:`convlib.course.train.train` reports validation numbers.
+
+    Shapes:
+        x_train (N, 1, H, W) -> x_train (N - C * per_class, 1, H, W), x_test (C * per_class, 1, H, W).
+
+    >>> y = torch.tensor([0, 0, 0, 1, 1, 1])
+    >>> d = Digits(torch.zeros(6, 1, 2, 2), y, torch.zeros(1, 1, 2, 2), torch.tensor([0]))
+    >>> v = validation_split(d, per_class=1); len(v.y_train), sorted(v.y_test.tolist())
+    (4, [0, 1])
+    """
+    train, held = (torch.from_numpy(i) for i in stratified_split(data.y_train.numpy(), per_class, seed))
+    return Digits(data.x_train[train], data.y_train[train], data.x_train[held], data.y_train[held])
+
+
+def random_shifts(max_shift: int) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]:
+    """An augmentation for :func:`convlib.course.train.train`: move each image by a random whole shift.
+
+    Each image of a batch moves by its own ``(dy, dx)``, both drawn uniformly from
+    ``-max_shift..max_shift`` with the training loop's generator, zero-filled as :func:`shift` does.
+
+    Args:
+        max_shift: the largest shift in pixels, along each axis.
+
+    Returns:
+        ``augment(images, generator)`` for images of shape (B, C, H, W).
+
+    Shapes:
+        (B, C, H, W) -> (B, C, H, W)
+
+    >>> augment = random_shifts(2)
+    >>> out = augment(torch.ones(3, 1, 8, 8), torch.Generator().manual_seed(0))
+    >>> out.shape, bool((out.sum(dim=(1, 2, 3)) >= 6 * 6).all())  # at most 2 rows and 2 columns lost
+    (torch.Size([3, 1, 8, 8]), True)
+    """
+    if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
+        raise ValueError(f"random_shifts: max_shift must be an int >= 0, got {max_shift!r}")
+
+    def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        moves = torch.randint(-max_shift, max_shift + 1, (len(images), 2), generator=generator).tolist()
+        return torch.stack([shift(image, dy, dx) for image, (dy, dx) in zip(images, moves, strict=True)])
+
+    return augment

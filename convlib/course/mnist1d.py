@@ -1,4 +1,4 @@
-"""MNIST-1D, regenerated offline, and a minimal training loop for 1-D sequence classifiers.
+"""MNIST-1D, regenerated offline.
 
 MNIST-1D (Greydanus, "Scaling down deep learning", arXiv:2011.14439, 2020) turns ten
 hand-drawn 12-sample templates, one per digit, into 5,000 signals of 40 samples by random padding,
@@ -10,25 +10,17 @@ says otherwise). The package seeds NumPy's and Python's *global* random
 generators (seed 42); we save and restore both, so loading the data leaves a notebook's seeded state
 alone.
 
-:func:`fit` and :func:`accuracy` are the smallest honest training loop for these models: Adam on the
-cross-entropy, mini-batches reshuffled every epoch by the loop's own ``torch.Generator``, one CPU
-thread, no progress bar. They are scoped to the chapter's small sequence classifiers, which map
-``(N, L)`` to ``(N, classes)``.
+An :class:`MNIST1D` is a split that ``convlib.course.train.train`` trains on, like the digit images.
 """
 
 from __future__ import annotations
 
 import functools
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
-
-from convlib.course.train import one_thread
 
 #: Samples per signal, classes, and the sizes of the canonical split.
 LENGTH, CLASSES, TRAIN, TEST = 40, 10, 4000, 1000
@@ -86,97 +78,3 @@ def load_mnist1d() -> MNIST1D:
     signals = {k: torch.tensor(a[k], dtype=torch.get_default_dtype()) for k in ("x", "x_test", "templates")}
     labels = {k: torch.tensor(a[k], dtype=torch.int64) for k in ("y", "y_test")}
     return MNIST1D(signals["x"], labels["y"], signals["x_test"], labels["y_test"], signals["templates"])
-
-
-def _check_data(op: str, x: torch.Tensor, y: torch.Tensor) -> None:
-    if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.ndim >= 2):
-        raise TypeError(f"{op}: x must be a floating tensor of shape (N, ...), got {type(x).__name__}")
-    if not (isinstance(y, torch.Tensor) and y.dtype == torch.int64 and y.shape == x.shape[:1]):
-        raise TypeError(f"{op}: y must be an int64 tensor of shape ({x.shape[0]},), got {getattr(y, 'shape', y)}")
-
-
-def fit(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    epochs: int,
-    batch_size: int = 100,
-    lr: float = 1e-2,
-    seed: int = 0,
-    after_epoch: Callable[[int], None] | None = None,
-) -> list[float]:
-    """Train a classifier with Adam on the cross-entropy; the batch order depends on ``seed`` alone.
-
-    Args:
-        model: maps ``x`` of shape ``(B, ...)`` to logits ``(B, classes)``; trained in place.
-        x: inputs, ``(N, ...)``, on the model's device.
-        y: class indices, ``(N,)`` int64.
-        epochs: passes over the data, each in a new random order.
-        batch_size: samples per Adam step (the last batch of an epoch may be smaller).
-        lr: Adam's learning rate.
-        seed: seeds this loop's own ``torch.Generator``, so the global random state is not used.
-        after_epoch: called with the epoch number (1, 2, ...) after each epoch, for example to measure
-            the test loss; the model is put back in training mode afterwards.
-
-    Returns:
-        the mean training loss of each epoch.
-
-    Shapes:
-        x: (N, ...), y: (N,).
-
-    >>> torch.manual_seed(0); model = nn.Linear(3, 2)  # doctest: +ELLIPSIS
-    <torch._C.Generator object at ...>
-    >>> x = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]); y = torch.tensor([0, 1])
-    >>> losses = fit(model, x, y, epochs=50, batch_size=2, lr=0.1)
-    >>> losses[-1] < losses[0] / 10, accuracy(model, x, y)  # two separable points: learnt
-    (True, 1.0)
-    """
-    _check_data("fit", x, y)
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"fit: {name} must be a positive int, got {value!r}")
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    losses = []
-    with one_thread():
-        for epoch in range(1, epochs + 1):
-            order = torch.randperm(len(x), generator=generator).to(x.device)
-            total = 0.0
-            for batch in order.split(batch_size):
-                loss = F.cross_entropy(model(x[batch]), y[batch])
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(batch)
-            losses.append(total / len(x))
-            if after_epoch is not None:
-                after_epoch(epoch)
-                model.train()
-    return losses
-
-
-@torch.no_grad()
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Fraction of ``x`` that ``model`` classifies as ``y``, in evaluation mode.
-
-    Args:
-        model: maps ``(N, ...)`` to logits ``(N, classes)``.
-        x: inputs, ``(N, ...)``.
-        y: class indices, ``(N,)`` int64.
-
-    Returns:
-        correct / N, a float in [0, 1] (exact: a ratio of two integers).
-
-    Shapes:
-        x: (N, ...), y: (N,).
-
-    >>> accuracy(nn.Identity(), torch.tensor([[0.0, 1.0], [2.0, 1.0]]), torch.tensor([1, 1]))  # argmax 1, 0
-    0.5
-    """
-    _check_data("accuracy", x, y)
-    model.eval()
-    with one_thread():
-        correct = int((model(x).argmax(dim=1) == y).sum().item())
-    return correct / len(y)
