@@ -9,43 +9,12 @@ argument, what was expected and what was given, e.g.::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 
-Size = int | Sequence[int]
-"""An int for every spatial axis, or one value per axis, as torch takes ``stride``, ``padding`` and friends."""
-
-
-def ntuple(value: object, n: int, name: str, op: str) -> tuple[int, ...]:
-    """Expand an int, or check a length-``n`` sequence of ints, as torch does for ``stride`` etc."""
-    if isinstance(value, bool):
-        raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, got bool {value!r}")
-    if isinstance(value, int):
-        return (value,) * n
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        items = tuple(value)
-        if len(items) == 1:
-            items = items * n
-        if len(items) != n or not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
-            raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
-        return items
-    raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, got {type(value).__name__} {value!r}")
-
-
-def positive(values: tuple[int, ...], name: str, op: str) -> tuple[int, ...]:
-    """Require every entry to be >= 1 (stride, dilation, kernel size)."""
-    if any(v < 1 for v in values):
-        raise ValueError(f"{op}: {name} must be positive integers, got {values}")
-    return values
-
-
-def non_negative(values: tuple[int, ...], name: str, op: str) -> tuple[int, ...]:
-    """Require every entry to be >= 0 (padding)."""
-    if any(v < 0 for v in values):
-        raise ValueError(f"{op}: {name} must be non-negative integers, got {values}")
-    return values
+from convlib.geometry import Geometry, non_negative, ntuple, positive
+from convlib.shapes import conv_transpose_size
 
 
 def tensor(x: object, name: str, op: str) -> torch.Tensor:
@@ -75,57 +44,7 @@ def same_dtype_device(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str], 
 # ------------------------------------------------------------------ convolution arguments
 # One function per family of ops (conv, conv_transpose, unfold/fold) checks everything up front and
 # returns the arguments normalised, so the algorithms never see an int where they expect a tuple.
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """Where a convolution's kernel reads its input: one value per spatial axis, checked and normalised.
-
-    Every algorithm in :mod:`convlib.algorithms` takes one ``Geometry`` instead of four loose arguments.
-    A transposed convolution is described by the geometry of the direct convolution it transposes.
-
-    >>> Geometry.of(2, stride=2, padding=1)  # a 2-D layer: ints apply to both axes
-    Geometry(stride=(2, 2), padding=((1, 1), (1, 1)), dilation=(1, 1), groups=1)
-    """
-
-    stride: tuple[int, ...]
-    padding: tuple[tuple[int, int], ...]  # (before, after) per axis; negative crops
-    dilation: tuple[int, ...]  # 1 is a contiguous kernel
-    groups: int = 1
-
-    @classmethod
-    def of(
-        cls,
-        n: int,
-        stride: int | Sequence[int] = 1,
-        padding: int | Sequence[int] = 0,
-        dilation: int | Sequence[int] = 1,
-        groups: int = 1,
-    ) -> Geometry:
-        """The geometry of an ``n``-D convolution, with torch's argument forms (``padding`` per side).
-
-        Args:
-            n: number of spatial axes.
-            stride, padding, dilation: an int for every axis, or one per axis.
-            groups: number of channel groups.
-
-        Returns:
-            the geometry; invalid values raise ``TypeError`` or ``ValueError`` naming the argument.
-
-        Shapes:
-            every field has ``n`` entries.
-
-        >>> Geometry.of(1, dilation=2).dilation
-        (2,)
-        """
-        op = "Geometry"
-        pads = non_negative(ntuple(padding, n, "padding", op), "padding", op)
-        return cls(
-            positive(ntuple(stride, n, "stride", op), "stride", op),
-            tuple((p, p) for p in pads),
-            positive(ntuple(dilation, n, "dilation", op), "dilation", op),
-            positive(ntuple(groups, 1, "groups", op), "groups", op)[0],
-        )
+# (Pooling checks its own in convlib.pooling, with the window rules that only pooling has.)
 
 
 class ConvArgs(NamedTuple):
@@ -277,9 +196,24 @@ def conv_transpose_args(
             f"{op}: output_padding must be smaller than either stride or dilation, got output_padding="
             f"{out_pad} with stride={stride_} and dilation={dilation_}"
         )
-    terms = zip(x.shape[2:], stride_, pads, dilation_, w.shape[2:], out_pad)
-    out = tuple((i - 1) * s - 2 * p + d * (k - 1) + o + 1 for i, s, p, d, k, o in terms)
+    terms = zip(x.shape[2:], w.shape[2:], stride_, pads, out_pad, dilation_)
+    out = tuple(conv_transpose_size(*t) for t in terms)
     if any(o < 1 for o in out):
         raise ValueError(f"{op}: padding {pads} is too large, the output size would be {out}")
     geometry = Geometry(stride_, tuple((p, p) for p in pads), dilation_, groups_)
     return ConvArgs(x, w, b, geometry, out_pad, unbatched)
+
+
+def fold_args(
+    op: str, kernel_size: object, dilation: object, padding: object, stride: object
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """The four size arguments of ``unfold`` and ``fold``, checked and normalised to pairs.
+
+    Raises:
+        TypeError, ValueError: as :func:`conv_args`.
+    """
+    kernel = positive(ntuple(kernel_size, 2, "kernel_size", op), "kernel_size", op)
+    dil = positive(ntuple(dilation, 2, "dilation", op), "dilation", op)
+    per_side = non_negative(ntuple(padding, 2, "padding", op), "padding", op)
+    step = positive(ntuple(stride, 2, "stride", op), "stride", op)
+    return kernel, dil, per_side, step

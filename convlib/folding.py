@@ -47,7 +47,7 @@ def unfold(
     op = "unfold"
     x = check.tensor(input, "input", op)
     check.ndim(x, (3, 4), "input", op, "(N, C, H, W)")
-    kernel, dil, per_side, step = _fold_args(op, kernel_size, dilation, padding, stride)
+    kernel, dil, per_side, step = check.fold_args(op, kernel_size, dilation, padding, stride)
     size = [i + 2 * p for i, p in zip(x.shape[-2:], per_side)]
     if any(i < d * (k - 1) + 1 for i, k, d in zip(size, kernel, dil)):
         raise ValueError(f"{op}: kernel_size {kernel} (dilation {dil}) exceeds the padded input size {tuple(size)}")
@@ -95,7 +95,7 @@ def fold(
     cols = check.tensor(input, "input", op)
     check.ndim(cols, (2, 3), "input", op, "(N, C*kH*kW, L)")
     size = check.positive(check.ntuple(output_size, 2, "output_size", op), "output_size", op)
-    kernel, dil, per_side, step = _fold_args(op, kernel_size, dilation, padding, stride)
+    kernel, dil, per_side, step = check.fold_args(op, kernel_size, dilation, padding, stride)
     batched = cols if cols.ndim == 3 else cols.unsqueeze(0)  # (N, C*kH*kW, L)
     taps = math.prod(kernel)
     padded = [i + 2 * p for i, p in zip(size, per_side)]
@@ -109,14 +109,3 @@ def fold(
     image = col2im(batched.view(n, c, *kernel, *out), padded, step, dil)  # (N, C, H + 2p, W + 2p)
     image = image[..., per_side[0] : per_side[0] + size[0], per_side[1] : per_side[1] + size[1]]  # (N, C, H, W)
     return image if cols.ndim == 3 else image[0]
-
-
-def _fold_args(
-    op: str, kernel_size: object, dilation: object, padding: object, stride: object
-) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-    """Normalise the four size arguments shared by :func:`unfold` and :func:`fold`."""
-    kernel = check.positive(check.ntuple(kernel_size, 2, "kernel_size", op), "kernel_size", op)
-    dil = check.positive(check.ntuple(dilation, 2, "dilation", op), "dilation", op)
-    per_side = check.non_negative(check.ntuple(padding, 2, "padding", op), "padding", op)
-    step = check.positive(check.ntuple(stride, 2, "stride", op), "stride", op)
-    return kernel, dil, per_side, step

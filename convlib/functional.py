@@ -22,14 +22,14 @@ from collections.abc import Sequence
 import torch
 
 from convlib import _validate as check
-from convlib._validate import Size
 from convlib.algorithms import winograd
 from convlib.algorithms.autograd import apply_conv, apply_conv_transpose
 from convlib.algorithms.grid import pad
 from convlib.algorithms.registry import FAST, METHODS, Method
 from convlib.folding import fold, unfold
+from convlib.geometry import Size
 from convlib.pooling import avg_pool1d, avg_pool2d, global_avg_pool2d, global_max_pool2d, max_pool1d, max_pool2d
-from convlib.shapes import conv_transpose_output_size
+from convlib.shapes import conv_transpose_size
 
 __all__ = [
     "METHODS",
@@ -213,7 +213,7 @@ def _conv_transpose(
     algorithm = _algorithm(op, method, args, (1,) * n)
     x, w, geometry = args.input, args.weight, args.geometry
     terms = zip(x.shape[2:], w.shape[2:], geometry.stride, geometry.padding, args.output_padding, geometry.dilation)
-    size = [conv_transpose_output_size(i, k, s, p, o, d) for i, k, s, (p, _), o, d in terms]
+    size = [conv_transpose_size(i, k, s, p, o, d) for i, k, s, (p, _), o, d in terms]
     y = apply_conv_transpose(x, w, args.bias, size, geometry, algorithm)
     return y[0] if args.unbatched else y
 

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import torch
 
 from convlib import _validate as check
-from convlib._validate import Geometry, Size
+from convlib.geometry import Geometry, Size
 from convlib.shapes import conv_size
 
 

@@ -8,14 +8,14 @@ aside, are ``torch.nn.functional``'s; gradients come from autograd through the v
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 
 from convlib import _validate as check
-from convlib._validate import Size
 from convlib.algorithms.grid import patches
+from convlib.geometry import Geometry, Size
 from convlib.shapes import pool_output_size
 
 _LAYOUT = {1: "(N, C, L) or (C, L)", 2: "(N, C, H, W) or (C, H, W)"}
@@ -29,18 +29,6 @@ def _check_input(op: str, x: torch.Tensor, nd: int) -> None:
         raise ValueError(f"{op}: input must have non-zero channel and spatial sizes, got {tuple(x.shape)}")
 
 
-@dataclass(frozen=True)
-class _Windows:
-    """Validated per-axis window geometry; ``size`` is the input's spatial shape."""
-
-    kernel: tuple[int, ...]
-    stride: tuple[int, ...]
-    padding: tuple[int, ...]
-    dilation: tuple[int, ...]
-    size: tuple[int, ...]
-    out: tuple[int, ...]
-
-
 def _geometry(
     op: str,
     x: torch.Tensor,
@@ -50,8 +38,13 @@ def _geometry(
     padding: Size,
     dilation: Size,
     ceil_mode: bool,
-) -> _Windows:
-    """Check every argument as torch does, before any compute, and work out the output size."""
+) -> tuple[tuple[int, ...], Geometry]:
+    """Check every argument as torch does, before any compute; return the window size and geometry.
+
+    The geometry pads ``padding`` before each axis and, after it, exactly up to where the last window
+    ends: less than ``padding`` (a negative amount crops a tail that no window reaches) in floor mode,
+    possibly more in ceil mode.
+    """
     _check_input(op, x, nd)
     k = check.positive(check.ntuple(kernel_size, nd, "kernel_size", op), "kernel_size", op)
     s = k if stride is None else check.positive(check.ntuple(stride, nd, "stride", op), "stride", op)
@@ -66,19 +59,15 @@ def _geometry(
             f"{op}: kernel_size={k} with dilation={d} is larger than the padded input "
             f"(spatial size {size}, padding={p}): output size would be {out}"
         )
-    return _Windows(k, s, p, d, size, out)
+    span = [(o - 1) * si + di * (ki - 1) + 1 for o, si, di, ki in zip(out, s, d, k)]  # padded length windows reach
+    return k, Geometry(s, tuple((pi, n - i - pi) for pi, n, i in zip(p, span, size)), d)
 
 
-def _windows(x: torch.Tensor, g: _Windows, fill: float) -> torch.Tensor:
+def _windows(x: torch.Tensor, kernel: tuple[int, ...], geometry: Geometry, fill: float) -> torch.Tensor:
     """All pooling windows of batched ``x`` as a view: ``(N, C, *out, *kernel)``."""
-    pads: list[int] = []
-    for k, s, p, d, i, o in zip(g.kernel, g.stride, g.padding, g.dilation, g.size, g.out):
-        span = (o - 1) * s + d * (k - 1) + 1  # padded length that the windows reach
-        # F.pad lists the last axis first. A negative right pad crops a tail no window reaches (floor mode).
-        pads = [p, span - i - p, *pads]
-    x = F.pad(x, pads, value=fill)  # (N, C, *span)
-    view = patches(x, g.kernel, g.stride, g.dilation)  # (N, C, *kernel, *out), as a convolution reads it
-    nd = len(g.kernel)
+    x = F.pad(x, [p for pair in reversed(geometry.padding) for p in pair], value=fill)  # (N, C, *span)
+    view = patches(x, kernel, geometry.stride, geometry.dilation)  # (N, C, *kernel, *out), as a convolution reads it
+    nd = len(kernel)
     return view.movedim(tuple(range(2, 2 + nd)), tuple(range(2 + nd, 2 + 2 * nd)))  # (N, C, *out, *kernel)
 
 
@@ -93,12 +82,16 @@ def _along(t: torch.Tensor, axis: int, nd: int) -> torch.Tensor:
     return t.view([-1 if a == axis else 1 for a in range(nd)])
 
 
-def _flat_indices(local: torch.Tensor, g: _Windows) -> torch.Tensor:
+def _flat_indices(
+    local: torch.Tensor, kernel: tuple[int, ...], geometry: Geometry, size: Sequence[int]
+) -> torch.Tensor:
     """Turn the argmax inside each window into torch's index into the flattened spatial input."""
     flat = torch.zeros_like(local)
-    taps = torch.unravel_index(local, g.kernel)  # position inside the window, per axis
-    for axis, (tap, s, p, d, i, o) in enumerate(zip(taps, g.stride, g.padding, g.dilation, g.size, g.out)):
-        first = _along(torch.arange(o, device=local.device) * s - p, axis, len(g.kernel))  # first tap of each window
+    taps = torch.unravel_index(local, kernel)  # position inside the window, per axis
+    nd, out = len(kernel), local.shape[-len(kernel) :]
+    axes = zip(taps, geometry.stride, geometry.padding, geometry.dilation, size, out)
+    for axis, (tap, s, (p, _), d, i, o) in enumerate(axes):
+        first = _along(torch.arange(o, device=local.device) * s - p, axis, nd)  # first tap of each window
         flat = flat * i + first + tap * d  # row-major: earlier axes were scaled by this axis' size
     return flat
 
@@ -114,13 +107,13 @@ def _max_pool(
     ceil_mode: bool,
     return_indices: bool,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    g = _geometry(op, x, nd, kernel_size, stride, padding, dilation, ceil_mode)
+    kernel, geometry = _geometry(op, x, nd, kernel_size, stride, padding, dilation, ceil_mode)
     xb, unbatched = _batched(x, nd)
-    windows = _windows(xb, g, float("-inf")).flatten(-nd)  # (N, C, *out, prod(kernel))
+    windows = _windows(xb, kernel, geometry, float("-inf")).flatten(-nd)  # (N, C, *out, prod(kernel))
     out, local = windows.max(dim=-1)  # first maximum wins a tie, as in torch; (N, C, *out)
     if unbatched:
         out, local = out.squeeze(0), local.squeeze(0)  # (C, *out)
-    return (out, _flat_indices(local, g)) if return_indices else out
+    return (out, _flat_indices(local, kernel, geometry, x.shape[-nd:])) if return_indices else out
 
 
 def _avg_pool(
@@ -134,13 +127,14 @@ def _avg_pool(
     count_include_pad: bool,
     divisor_override: int | None,
 ) -> torch.Tensor:
-    g = _geometry(op, x, nd, kernel_size, stride, padding, 1, ceil_mode)
+    kernel, geometry = _geometry(op, x, nd, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None and (isinstance(divisor_override, bool) or divisor_override == 0):
         raise ValueError(f"{op}: divisor_override must be a non-zero int or None, got {divisor_override!r}")
     xb, unbatched = _batched(x, nd)
-    sums = _windows(xb, g, 0.0).sum(dim=tuple(range(-nd, 0)))  # (N, C, *out)
+    sums = _windows(xb, kernel, geometry, 0.0).sum(dim=tuple(range(-nd, 0)))  # (N, C, *out)
     divisor = torch.ones((), dtype=torch.long, device=x.device)
-    for axis, (k, s, p, i, o) in enumerate(zip(g.kernel, g.stride, g.padding, g.size, g.out)):
+    axes = zip(kernel, geometry.stride, geometry.padding, x.shape[-nd:], sums.shape[-nd:])
+    for axis, (k, s, (p, _), i, o) in enumerate(axes):
         # Torch clips a window at the end of the right padding; without count_include_pad it also
         # leaves out the padding, so edge windows average over fewer elements.
         start = torch.arange(o, device=x.device) * s - p

@@ -54,8 +54,11 @@ class RFLayer:
     start: tuple[float, ...]
 
 
-# Modules that act on each position separately: the field passes through them unchanged.
-_POINTWISE = (
+#: Modules whose output at a position reads the input at that position only (BatchNorm with its running
+#: statistics, in eval mode): the receptive field passes through them unchanged, and
+#: :class:`convlib.course.streaming.Streamer` runs them on a chunk with no context. Norms whose
+#: statistics span positions (GroupNorm, InstanceNorm, BatchNorm in training mode) read the whole map.
+POSITIONWISE: tuple[type[nn.Module], ...] = (
     nn.Identity,
     nn.ReLU,
     nn.ReLU6,
@@ -70,9 +73,6 @@ _POINTWISE = (
     nn.BatchNorm1d,
     nn.BatchNorm2d,
     nn.BatchNorm3d,
-    nn.GroupNorm,
-    nn.InstanceNorm1d,
-    nn.InstanceNorm2d,
     nn.Dropout,
     nn.Dropout1d,
     nn.Dropout2d,
@@ -103,7 +103,7 @@ def _flatten(layers: Iterable[Spec] | nn.Sequential, prefix: str = "") -> Iterat
 
 
 def _as_layer(name: str, layer: Spec) -> tuple[Layer | None, int | None]:
-    """Return the layer's geometry (``None`` for pointwise) and its fixed axis count, if it has one."""
+    """Return the layer's geometry (``None`` for a position-wise one) and its fixed axis count, if it has one."""
     if isinstance(layer, Layer):
         dims = {
             len(f) for f in (layer.kernel_size, layer.stride, layer.padding, layer.dilation) if isinstance(f, tuple)
@@ -111,13 +111,13 @@ def _as_layer(name: str, layer: Spec) -> tuple[Layer | None, int | None]:
         if len(dims) > 1:
             raise ValueError(f"receptive_field: {name} mixes per-axis tuples of lengths {sorted(dims)}")
         return layer, dims.pop() if dims else None
-    if isinstance(layer, _POINTWISE):
+    if isinstance(layer, POSITIONWISE):
         return None, None
     kind = next((t for t in _WINDOWED if isinstance(layer, t)), None)
     if kind is None:
         raise TypeError(
-            f"receptive_field: {name} is not a conv, pooling or pointwise layer; "
-            f"expected a Layer or one of {[t.__name__ for t in (*_WINDOWED, *_POINTWISE)]}"
+            f"receptive_field: {name} is not a conv, pooling or position-wise layer; "
+            f"expected a Layer or one of {[t.__name__ for t in (*_WINDOWED, *POSITIONWISE)]}"
         )
     nd = _WINDOWED[kind]
     module: Any = layer  # every type in _WINDOWED has kernel_size, stride and padding; convs also dilation
@@ -143,16 +143,17 @@ def receptive_field(layers: Iterable[Spec] | nn.Sequential, ndim: int | None = N
     Args:
         layers: :class:`Layer` specs and/or modules, or an ``nn.Sequential`` (nested ones are walked).
             ``nn.Conv1d/2d/3d``, ``nn.MaxPool1d/2d``, ``nn.AvgPool1d/2d`` (and convlib.nn's subclasses)
-            are read; pointwise modules (ReLU, BatchNorm, Dropout, Identity, ...) pass the field through.
+            are read; position-wise modules (:data:`POSITIONWISE`: ReLU, BatchNorm, Dropout, ...) pass
+            the field through.
         ndim: number of spatial axes. ``None`` infers it from the modules and per-axis tuples, and
             uses 1 when every spec is a plain int.
 
     Returns:
-        one :class:`RFLayer` per layer, pointwise ones included, in order; nested ``nn.Sequential``
+        one :class:`RFLayer` per layer, position-wise ones included, in order; nested ``nn.Sequential``
         blocks are expanded and their layers named by path (``"1.0:BatchNorm2d"``).
 
     Raises:
-        TypeError: for a module that is not a conv, pooling or pointwise layer.
+        TypeError: for a module that is not a conv, pooling or position-wise layer.
         ValueError: for non-positive kernel/stride/dilation, negative padding, or disagreeing axis counts.
 
     Shapes:

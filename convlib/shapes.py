@@ -7,15 +7,15 @@ Receptive fields, which chain these sizes through a network, are in :mod:`convli
 
 from __future__ import annotations
 
-from convlib import _validate as check
+from convlib.geometry import non_negative, ntuple, positive
 
 
 def _check(op: str, kernel_size: int, stride: int, padding: int, dilation: int) -> None:
     """Reject impossible hyper-parameters before the arithmetic silently returns nonsense."""
-    check.positive(check.ntuple(kernel_size, 1, "kernel_size", op), "kernel_size", op)
-    check.positive(check.ntuple(stride, 1, "stride", op), "stride", op)
-    check.non_negative(check.ntuple(padding, 1, "padding", op), "padding", op)
-    check.positive(check.ntuple(dilation, 1, "dilation", op), "dilation", op)
+    positive(ntuple(kernel_size, 1, "kernel_size", op), "kernel_size", op)
+    positive(ntuple(stride, 1, "stride", op), "stride", op)
+    non_negative(ntuple(padding, 1, "padding", op), "padding", op)
+    positive(ntuple(dilation, 1, "dilation", op), "dilation", op)
 
 
 def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
@@ -30,9 +30,6 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int 
 
     Returns:
         ``floor((i + 2p - d(k-1) - 1) / s) + 1``. Zero or negative means the kernel does not fit.
-
-    Shapes:
-        scalar in, scalar out.
 
     >>> conv_output_size(128, 5)  # 128 - 5 + 1
     124
@@ -54,9 +51,6 @@ def conv_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0, di
 
     Returns:
         ``floor((i + 2p - d(k-1) - 1) / s) + 1``.
-
-    Shapes:
-        scalar in, scalar out.
 
     >>> conv_size(7, 3, stride=2, padding=1)
     4
@@ -89,9 +83,6 @@ def conv_transpose_output_size(
     Returns:
         ``(i - 1)s - 2p + d(k-1) + output_padding + 1``.
 
-    Shapes:
-        scalar in, scalar out.
-
     >>> conv_transpose_output_size(4, 3, stride=2, padding=1, output_padding=1)  # 6 - 2 + 2 + 1 + 1
     8
     """
@@ -102,6 +93,23 @@ def conv_transpose_output_size(
             f"stride or dilation, got output_padding={output_padding}, stride={stride}, "
             f"dilation={dilation}"
         )
+    return conv_transpose_size(size, kernel_size, stride, padding, output_padding, dilation)
+
+
+def conv_transpose_size(
+    size: int, kernel_size: int, stride: int = 1, padding: int = 0, output_padding: int = 0, dilation: int = 1
+) -> int:
+    """:func:`conv_transpose_output_size` without the argument checks, as :func:`conv_size` is to its op.
+
+    Args:
+        size, kernel_size, stride, padding, output_padding, dilation: as :func:`conv_transpose_output_size`.
+
+    Returns:
+        ``(i - 1)s - 2p + d(k-1) + output_padding + 1``; zero or negative means no output.
+
+    >>> conv_transpose_size(4, 3, stride=2, padding=1, output_padding=1)
+    8
+    """
     return (size - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1
 
 
@@ -128,9 +136,6 @@ def pool_output_size(
 
     Returns:
         the number of windows.
-
-    Shapes:
-        scalar in, scalar out.
 
     >>> pool_output_size(7, 2)  # floor((7 - 2) / 2) + 1
     3

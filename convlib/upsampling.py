@@ -19,16 +19,10 @@ import torch.nn.functional as F
 
 from convlib.algorithms.grid import pad
 from convlib.functional import conv2d, conv_transpose2d
+from convlib.geometry import ntuple
 from convlib.shapes import conv_transpose_output_size
 
 Pair = tuple[int, int]
-
-
-def _pair(value: int | Pair, name: str, op: str) -> Pair:
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or not all(type(v) is int for v in pair):
-        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    return pair[0], pair[1]
 
 
 def overlap_count(
@@ -61,8 +55,9 @@ def overlap_count(
     tensor([[1., 1., 2., 1., 2., 1., 2., 1., 1.]])
     """
     op = "overlap_count"
-    args = [_pair(v, n, op) for v, n in ((size, "size"), (kernel_size, "kernel_size"), (stride, "stride"))]
-    (i, k, s), p, o = args, _pair(padding, "padding", op), _pair(output_padding, "output_padding", op)
+    named = ((size, "size"), (kernel_size, "kernel_size"), (stride, "stride"), (padding, "padding"))
+    i, k, s, p = (ntuple(v, 2, name, op) for v, name in named)
+    o = ntuple(output_padding, 2, "output_padding", op)
     for axis in range(2):  # raises on impossible sizes, naming the argument
         if conv_transpose_output_size(i[axis], k[axis], s[axis], p[axis], o[axis]) < 1:
             raise ValueError(f"{op}: padding {p} leaves no output for size {i}, kernel_size {k}, stride {s}")

@@ -17,11 +17,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from convlib import _validate as check
-from convlib._validate import Geometry
 from convlib.algorithms import _fast, fft, im2col, loops, winograd
 from convlib.algorithms.adjoint import Correlate, conv_transpose, conv_weight_grad
 from convlib.algorithms.grid import spread
 from convlib.algorithms.registry import FAST, PLAIN
+from convlib.geometry import Geometry
 from tests.helpers import TOL, reference
 from tests.strategies import Case, TCase, conv_cases, transpose_cases
 

@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from convlib import functional as cf
-from convlib._validate import Geometry
 from convlib.algorithms import _fast, loops, registry
 from convlib.algorithms.adjoint import conv_transpose
+from convlib.geometry import Geometry
 from tests.strategies import TCase, per_axis, transpose_cases
 
 OURS = {1: cf.conv_transpose1d, 2: cf.conv_transpose2d}

@@ -44,7 +44,7 @@ def test_vgg16_receptive_field() -> None:
     assert rf[-1] == RFLayer("30:MaxPool2d", (212, 212), (32, 32), (15.5, 15.5))  # pool5
 
 
-def test_modules_layers_and_pointwise_mix() -> None:
+def test_modules_layers_and_position_wise_mix() -> None:
     model = nn.Sequential(
         nn.Conv2d(1, 4, (3, 5), padding="same"),
         nn.Sequential(nn.BatchNorm2d(4), nn.Dropout(), nn.Identity()),
@@ -69,7 +69,7 @@ def test_modules_layers_and_pointwise_mix() -> None:
 @pytest.mark.parametrize(
     ("layers", "error", "match"),
     [
-        ([nn.Conv2d(1, 1, 3), nn.Linear(4, 4)], TypeError, "1:Linear is not a conv, pooling or pointwise"),
+        ([nn.Conv2d(1, 1, 3), nn.Linear(4, 4)], TypeError, "1:Linear is not a conv, pooling or position-wise"),
         ([nn.ConvTranspose2d(1, 1, 3)], TypeError, "ConvTranspose2d"),
         (["conv3x3"], TypeError, "str"),
         ([Layer(0)], ValueError, "kernel_size must be positive"),

@@ -8,11 +8,11 @@
 - :mod:`~convlib.algorithms.registry`: the names ``method=`` takes, and the ``"auto"`` rule;
 - :mod:`~convlib.algorithms._fast`: the speed tuning, private, tested equal to the plain versions.
 
-Every ``correlate`` takes, besides the tensors, one :class:`~convlib._validate.Geometry` (stride,
+Every ``correlate`` takes, besides the tensors, one :class:`~convlib.geometry.Geometry` (stride,
 padding per side, dilation, groups). The ops build it while they check their arguments; it is
 importable from here, ``from convlib.algorithms import Geometry``, to call an algorithm directly.
 """
 
-from convlib._validate import Geometry
+from convlib.geometry import Geometry
 
 __all__ = ["Geometry"]

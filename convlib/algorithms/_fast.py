@@ -35,10 +35,10 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from convlib._validate import Geometry
 from convlib.algorithms.adjoint import conv_transpose
 from convlib.algorithms.fft import fast_size
-from convlib.algorithms.grid import Padding, col2im, patches, spread, trailing
+from convlib.algorithms.grid import col2im, patches, spread, trailing
+from convlib.geometry import Geometry, Padding
 from convlib.shapes import conv_size
 
 #: The bytes of buffers kept between calls, per thread, in all.

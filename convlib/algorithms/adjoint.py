@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from convlib._validate import Geometry
 from convlib.algorithms.grid import spread, trailing
+from convlib.geometry import Geometry
 
 Correlate = Callable[[torch.Tensor, torch.Tensor, Geometry], torch.Tensor]
 """``correlate(x, weight, geometry) -> y``: one algorithm's convolution, without bias."""

@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.autograd.function import once_differentiable
 
-from convlib._validate import Geometry
 from convlib.algorithms.adjoint import conv_weight_grad
 from convlib.algorithms.grid import trailing
+from convlib.geometry import Geometry
 
 if TYPE_CHECKING:
     from convlib.algorithms.registry import Method

@@ -32,8 +32,8 @@ import functools
 
 import torch
 
-from convlib._validate import Geometry
 from convlib.algorithms.grid import pad, spread, trailing
+from convlib.geometry import Geometry
 
 
 @functools.lru_cache(maxsize=1024)

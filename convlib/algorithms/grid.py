@@ -19,9 +19,8 @@ from types import EllipsisType
 
 import torch
 
+from convlib.geometry import Padding
 from convlib.shapes import conv_size
-
-Padding = Sequence[tuple[int, int]]  # (before, after) per spatial axis
 
 
 def trailing(slices: Iterable[slice]) -> tuple[EllipsisType | slice, ...]:

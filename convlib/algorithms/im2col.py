@@ -19,8 +19,8 @@ import math
 
 import torch
 
-from convlib._validate import Geometry
 from convlib.algorithms.grid import pad, patches
+from convlib.geometry import Geometry
 
 
 def correlate(x: torch.Tensor, weight: torch.Tensor, geometry: Geometry) -> torch.Tensor:

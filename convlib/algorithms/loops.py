@@ -25,8 +25,8 @@ from collections.abc import Sequence
 
 import torch
 
-from convlib._validate import Geometry
 from convlib.algorithms.grid import pad, trailing, window
+from convlib.geometry import Geometry
 from convlib.shapes import conv_size
 
 

@@ -19,9 +19,9 @@ from typing import NamedTuple
 
 import torch
 
-from convlib._validate import Geometry
 from convlib.algorithms import _fast, fft, im2col, loops, winograd
 from convlib.algorithms.adjoint import Correlate, conv_transpose
+from convlib.geometry import Geometry
 from convlib.shapes import conv_size
 
 #: The names ``method=`` accepts, ``"auto"`` first.

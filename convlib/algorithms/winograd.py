@@ -24,8 +24,8 @@ from collections.abc import Sequence
 
 import torch
 
-from convlib._validate import Geometry
 from convlib.algorithms.grid import pad
+from convlib.geometry import Geometry
 
 #: Lavin & Gray's F(2, 3) input transform ``B^T`` (4x4).
 BT = ((1.0, 0.0, -1.0, 0.0), (0.0, 1.0, 1.0, 0.0), (0.0, -1.0, 1.0, 0.0), (0.0, 1.0, 0.0, -1.0))

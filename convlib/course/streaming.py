@@ -18,9 +18,7 @@ from torch import nn
 
 from convlib import functional
 from convlib.nn import Conv1d
-
-# Modules that act on each time step separately, so a chunk needs no context from earlier chunks.
-_POINTWISE = (nn.Identity, nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh)
+from convlib.receptive_field import POSITIONWISE
 
 
 def causal_conv1d(
@@ -111,10 +109,11 @@ class Streamer:
     For every :class:`CausalConv1d` the streamer keeps a buffer of the last ``d(k-1)`` inputs that
     layer has seen, zeros at first (the causal padding). A chunk of length ``T`` is appended to the
     buffer, the layer runs *without* padding on those ``d(k-1) + T`` samples and gives exactly ``T``
-    outputs, and the buffer keeps the last ``d(k-1)`` of them. Pointwise layers need no buffer.
+    outputs, and the buffer keeps the last ``d(k-1)`` of them. Position-wise layers need no buffer.
 
     Args:
-        model: an ``nn.Sequential`` of :class:`CausalConv1d` and pointwise layers (ReLU, Tanh, ...).
+        model: an ``nn.Sequential`` of :class:`CausalConv1d` and position-wise layers
+            (:data:`~convlib.receptive_field.POSITIONWISE`: ReLU, Tanh, BatchNorm in eval mode, ...).
 
     Shapes:
         each call: ``(N, C_in, T) -> (N, C_out, T)``, any ``T >= 1``; ``N`` fixed until :meth:`reset`.
@@ -130,9 +129,9 @@ class Streamer:
         if not isinstance(model, nn.Sequential):
             raise TypeError(f"Streamer: model must be an nn.Sequential, got {type(model).__name__}")
         for i, layer in enumerate(model):
-            if not isinstance(layer, (CausalConv1d, *_POINTWISE)):
+            if not isinstance(layer, (CausalConv1d, *POSITIONWISE)):
                 raise TypeError(
-                    f"Streamer: layer {i} ({type(layer).__name__}) is neither a CausalConv1d nor pointwise; "
+                    f"Streamer: layer {i} ({type(layer).__name__}) is neither a CausalConv1d nor position-wise; "
                     f"it may look at the future or at other time steps"
                 )
         self.model = model
