@@ -10,8 +10,11 @@ in :mod:`convlib.algorithms`, chosen by ``method=``:
 - ``"auto"`` (default): im2col or fft, by :func:`~convlib.algorithms.registry.choose_method`'s cost model.
 
 Gradients come from the hand-written backward in :mod:`convlib.algorithms.autograd`, on the same
-algorithm. ``unfold``/``fold`` and the pooling ops live in their own modules and are re-exported
-here, so that this module mirrors torch's namespace.
+algorithm. The ops run tuned versions of im2col and FFT; inside ``with``
+:func:`convlib.algorithms.plain` they run the plain functions that the chapters show.
+
+``unfold``/``fold`` and the pooling ops live in their own modules and are re-exported here, so that
+this module mirrors torch's namespace.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from convlib import _validate as check
 from convlib.algorithms import winograd
 from convlib.algorithms.autograd import apply_conv, apply_conv_transpose
 from convlib.algorithms.grid import pad
-from convlib.algorithms.registry import FAST, METHODS, Method
+from convlib.algorithms.registry import METHODS, Method, resolve
 from convlib.folding import fold, unfold
 from convlib.geometry import Size
 from convlib.pooling import avg_pool1d, avg_pool2d, global_avg_pool2d, global_max_pool2d, max_pool1d, max_pool2d
@@ -58,7 +61,7 @@ def _algorithm(op: str, method: object, args: check.ConvArgs, stride: Sequence[i
             f"{op}: method='winograd' needs a 2-D 3x3 kernel with stride 1 and dilation 1, got kernel "
             f"{tuple(kernel)}, stride {tuple(stride)}, dilation {args.geometry.dilation}"
         )
-    return FAST[name]
+    return resolve(name)
 
 
 def _conv(
@@ -133,8 +136,8 @@ def conv2d(
 ) -> torch.Tensor:
     """2-D convolution (cross-correlation, no kernel flip), exactly as ``torch.nn.functional.conv2d``.
 
-    ``Y[n, o, i, j] = u[o] + sum_{c, a, b} X_pad[n, g*C_in/G + c, i*s + a*d, j*s + b*d] * K[o, c, a, b]``
-    where ``g`` is the group of output channel ``o``.
+    ``Y[n, o, i, j] = u[o] + sum_{c, a, b} X_pad[n, q*C_in/groups + c, i*s + a*d, j*s + b*d] * K[o, c, a, b]``
+    where ``q = o // (C_out/groups)`` is the group of output channel ``o``.
 
     Args:
         input: ``(N, C_in, H, W)`` or unbatched ``(C_in, H, W)``.

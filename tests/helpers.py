@@ -5,23 +5,31 @@
 - the built book in ``_build/html`` (:data:`HTML`): :func:`site_is_built` and :func:`require_site`, which
   skip where the book is not built and fail under ``CONVLIB_REQUIRE_SITE=1`` (set by ``make test``);
 - the convolution oracles: :func:`reference` (torch's ``nn.ConvNd``) and :func:`ours` (convlib) for a
-  :class:`tests.strategies.Case`, and their tolerances, :data:`TOL`.
+  :class:`tests.strategies.Case`, their tolerances, :data:`TOL`, and the two paths of convlib's ops,
+  :data:`PATHS` (tuned, and ``with plain():``).
 
 The Hypothesis strategies are in tests/strategies.py, the browser in tests/browser.py.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
 import re
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
+from convlib import _validate as check
 from convlib import functional as cf
+from convlib.algorithms import plain
+from convlib.geometry import Geometry
 from tests.strategies import Case
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,6 +95,8 @@ def require_site(page: Path = HTML / "index.html") -> None:
 CONV = {1: cf.conv1d, 2: cf.conv2d, 3: cf.conv3d}
 MODULE = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}
 TOL = {torch.float32: {"rtol": 1e-4, "atol": 1e-4}, torch.float64: {"rtol": 1e-10, "atol": 1e-10}}
+#: The two paths every oracle test runs: the ops as they are (tuned), and inside ``with plain():``.
+PATHS: dict[str, Callable[[], AbstractContextManager[None]]] = {"fast": contextlib.nullcontext, "plain": plain}
 
 
 def ours(case: Case, method: str, x: torch.Tensor | None = None, w: torch.Tensor | None = None) -> torch.Tensor:
@@ -104,3 +114,10 @@ def reference(case: Case, x: torch.Tensor | None = None, w: torch.Tensor | None 
     )
     params = {"weight": w} if case.b is None else {"weight": w, "bias": case.b}
     return torch.func.functional_call(module, params, (x,))
+
+
+def zero_padded(case: Case) -> tuple[Case, Geometry]:
+    """The case with zero padding (the algorithms pad with zeros only), and its normalised geometry."""
+    case = dataclasses.replace(case, padding_mode="zeros", x=case.x if case.x.ndim == case.w.ndim else case.x[None])
+    args = check.conv_args("test", case.n, case.x, case.w, None, *case.kwargs.values())
+    return case, args.geometry

@@ -1,7 +1,6 @@
 """Each algorithm called directly, as a chapter shows it: torch's numbers, under autograd, with no shared memory.
 
-Also: the tuned versions that the ops run (:mod:`convlib.algorithms._fast`) return the plain
-versions' numbers over the same random grids, and the reused buffers stay small.
+The tuned versions that the ops run are compared with these in ``tests/test_fast.py``.
 """
 
 from __future__ import annotations
@@ -16,29 +15,20 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from convlib import _validate as check
-from convlib.algorithms import _fast, fft, im2col, loops, winograd
-from convlib.algorithms.adjoint import Correlate, conv_transpose, conv_weight_grad
+from convlib.algorithms import fft, im2col, loops, winograd
+from convlib.algorithms.adjoint import Correlate
 from convlib.algorithms.grid import spread
-from convlib.algorithms.registry import FAST, PLAIN
 from convlib.geometry import Geometry
-from tests.helpers import TOL, reference
-from tests.strategies import Case, TCase, conv_cases, transpose_cases
+from tests.helpers import TOL, reference, zero_padded
+from tests.strategies import Case, conv_cases
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
 CORRELATE = {"loops": loops.correlate, "im2col": im2col.correlate, "fft": fft.correlate}
 
 
-def _zeros(case: Case) -> tuple[Case, Geometry]:
-    """The case with zero padding (the algorithms pad with zeros only), and its normalised geometry."""
-    case = dataclasses.replace(case, padding_mode="zeros", x=case.x if case.x.ndim == case.w.ndim else case.x[None])
-    args = check.conv_args("test", case.n, case.x, case.w, None, *case.kwargs.values())
-    return case, args.geometry
-
-
 def _assert_direct_call_matches_torch(correlate: Correlate, case: Case) -> None:
     """Forward and gradients of ``correlate`` under autograd, called twice with both results kept."""
-    case, geometry = _zeros(case)
+    case, geometry = zero_padded(case)
     case = dataclasses.replace(case, b=None)
     x, w = (t.detach().clone().requires_grad_() for t in (case.x, case.w))
     first, second = correlate(x, w, geometry), correlate(x * 1, w * 1, geometry)
@@ -80,60 +70,6 @@ def test_winograd_tile_counts_16_multiplications_and_matches_the_sliding_window(
     torch.testing.assert_close(winograd.tile(d, g), want)
     with pytest.raises(ValueError, match="3x3 kernel with stride 1"):
         winograd.correlate(d[None, None], g[None, None], Geometry.of(2, stride=2))
-
-
-@pytest.mark.parametrize("name", ["im2col", "fft"])
-@given(case=conv_cases())
-def test_fast_equals_plain(name: str, case: Case) -> None:
-    case, geometry = _zeros(case)
-    plain, fast = PLAIN[name].correlate(case.x, case.w, geometry), FAST[name].correlate(case.x, case.w, geometry)
-    torch.testing.assert_close(fast, plain, **TOL[case.x.dtype])
-
-
-@pytest.mark.parametrize("name", ["im2col", "fft"])
-@given(case=conv_cases(dtypes=(torch.float64,)))
-def test_fast_weight_gradient_equals_plain(name: str, case: Case) -> None:
-    # the weight gradient is a correlation whose "kernel" is grad_y: the fast route swaps rows and columns
-    case, geometry = _zeros(case)
-    grad_y = torch.randn_like(reference(case))
-    kernel = case.w.shape[2:]
-    plain = conv_weight_grad(case.x, grad_y, kernel, geometry, PLAIN[name].correlate)
-    fast = conv_weight_grad(case.x, grad_y, kernel, geometry, FAST[name].correlate)
-    torch.testing.assert_close(fast, plain)
-
-
-@given(case=transpose_cases(dtypes=(torch.float64,)))
-def test_fast_transpose_equals_plain(case: TCase) -> None:
-    n = case.w.ndim - 2
-    x = case.x if case.x.ndim == n + 2 else case.x[None]
-    args = check.conv_transpose_args("test", n, x, case.w, None, *case.kwargs.values())
-    size = [
-        (i - 1) * s - 2 * p + d * (k - 1) + o + 1
-        for i, s, (p, _), d, k, o in zip(
-            x.shape[2:],
-            args.geometry.stride,
-            args.geometry.padding,
-            args.geometry.dilation,
-            case.w.shape[2:],
-            args.output_padding,
-        )
-    ]
-    plain = conv_transpose(x, case.w, size, args.geometry, im2col.correlate)
-    torch.testing.assert_close(FAST["im2col"].transpose(x, case.w, size, args.geometry), plain)
-
-
-def test_scratch_is_capped_and_never_returned() -> None:
-    _fast.release_scratch()
-    small = _fast.scratch((4,), torch.zeros(1), "test")
-    assert _fast.scratch((4,), torch.zeros(1), "test").data_ptr() == small.data_ptr()  # kept and reused
-    big = _fast.scratch((_fast.SCRATCH_BYTES // 4 + 1,), torch.zeros(1), "test")
-    assert big.data_ptr() != _fast.scratch((4,), torch.zeros(1), "test").data_ptr()  # too large: not kept
-    x, w = torch.randn(1, 3, 12, 12), torch.randn(4, 3, 3, 3)
-    first = FAST["im2col"].correlate(x, w, Geometry.of(2, padding=1))
-    kept = first.clone()
-    FAST["im2col"].correlate(torch.randn_like(x), w, Geometry.of(2, padding=1))
-    assert torch.equal(first, kept)  # the second call left the first result alone
-    _fast.release_scratch()
 
 
 @given(size=st.integers(1, 6), step=st.integers(1, 3))

@@ -9,7 +9,7 @@ from hypothesis import given
 from convlib import functional as cf
 from convlib.algorithms import registry
 from convlib.algorithms.autograd import Conv
-from tests.helpers import ours, reference
+from tests.helpers import PATHS, ours, reference
 from tests.strategies import Case, conv_cases
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
@@ -23,20 +23,23 @@ def _leaves(case: Case) -> tuple[Case, tuple[torch.Tensor, ...]]:
     return Case(x, w, b, case.kwargs, case.padding_mode), (x, w) if b is None else (x, w, b)
 
 
-def _assert_gradients_match(case: Case, method: str) -> None:
+def _assert_gradients_match(case: Case, method: str, path: str) -> None:
     (mine, mine_leaves), (theirs, their_leaves) = _leaves(case), _leaves(case)
-    y_mine, y_ref = ours(mine, method), reference(theirs)
+    y_ref = reference(theirs)
     grad_y = torch.randn_like(y_ref)
-    got = torch.autograd.grad(y_mine, mine_leaves, grad_y)
+    with PATHS[path]():
+        y_mine = ours(mine, method)
+        got = torch.autograd.grad(y_mine, mine_leaves, grad_y)
     want = torch.autograd.grad(y_ref, their_leaves, grad_y)
     for g, r in zip(got, want):
         torch.testing.assert_close(g, r, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("path", sorted(PATHS))
 @pytest.mark.parametrize("method", METHODS)
 @given(case=conv_cases(dtypes=(torch.float64,)))
-def test_gradients_match_torch_autograd(method: str, case: Case) -> None:
-    _assert_gradients_match(case, method)
+def test_gradients_match_torch_autograd(path: str, method: str, case: Case) -> None:
+    _assert_gradients_match(case, method, path)
 
 
 def _case(x: tuple[int, ...], w: tuple[int, ...], bias: bool, mode: str = "zeros", **kwargs: object) -> Case:
@@ -70,9 +73,10 @@ def test_gradcheck(method: str, name: str) -> None:
     assert torch.autograd.gradcheck(fn, leaves)
 
 
+@pytest.mark.parametrize("path", sorted(PATHS))
 @given(case=conv_cases(dtypes=(torch.float64,), winograd=True))
-def test_winograd_gradients_match_torch(case: Case) -> None:
-    _assert_gradients_match(case, "winograd")
+def test_winograd_gradients_match_torch(path: str, case: Case) -> None:
+    _assert_gradients_match(case, "winograd", path)
 
 
 @pytest.mark.parametrize(

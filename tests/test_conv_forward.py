@@ -15,25 +15,31 @@ from hypothesis import given
 from convlib import functional as cf
 from convlib.algorithms import _fast
 from convlib.algorithms.registry import METHODS, choose_method
-from tests.helpers import CONV, TOL, ours, reference
+from tests.helpers import CONV, PATHS, TOL, ours, reference
 from tests.strategies import Case, conv_cases
 
 # torch warns that its own "same" with even kernels copies the input; it is the reference here, not under test
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
 
 
+@pytest.mark.parametrize("path", sorted(PATHS))
 @pytest.mark.parametrize("method", [m for m in METHODS if m != "winograd"])  # winograd: 3x3 only, tested apart
 @given(case=conv_cases())
-def test_forward_matches_torch(method: str, case: Case) -> None:
-    got, want = ours(case, method), reference(case)
+def test_forward_matches_torch(path: str, method: str, case: Case) -> None:
+    with PATHS[path]():
+        got = ours(case, method)
+    want = reference(case)
     assert got.shape == want.shape
     assert got.dtype == case.x.dtype
     torch.testing.assert_close(got, want, **TOL[case.x.dtype])
 
 
+@pytest.mark.parametrize("path", sorted(PATHS))
 @given(case=conv_cases(winograd=True))
-def test_winograd_matches_torch(case: Case) -> None:
-    torch.testing.assert_close(ours(case, "winograd"), reference(case), **TOL[case.x.dtype])
+def test_winograd_matches_torch(path: str, case: Case) -> None:
+    with PATHS[path]():
+        got = ours(case, "winograd")
+    torch.testing.assert_close(got, reference(case), **TOL[case.x.dtype])
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])
@@ -54,8 +60,8 @@ def test_same_padding_even_kernel_puts_extra_pixel_after() -> None:
     torch.testing.assert_close(got, torch.nn.functional.conv2d(x, w, padding="same"))
 
 
-def test_loops_reference_runs_quickly_on_a_small_layer() -> None:
-    # the teaching version must stay usable: (N, C, H, W, C_out, k) = (1, 3, 32, 32, 4, 3)
+def test_loops_reference_matches_torch_on_a_small_layer() -> None:
+    # (N, C, H, W, C_out, k) = (1, 3, 32, 32, 4, 3); no timing: tests/ never measures speed
     x, w = torch.randn(1, 3, 32, 32), torch.randn(4, 3, 3, 3)
     torch.testing.assert_close(cf.conv2d(x, w, method="loops"), torch.nn.functional.conv2d(x, w), **TOL[x.dtype])
 

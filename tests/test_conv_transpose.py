@@ -11,6 +11,7 @@ from convlib import functional as cf
 from convlib.algorithms import _fast, loops, registry
 from convlib.algorithms.adjoint import conv_transpose
 from convlib.geometry import Geometry
+from tests.helpers import PATHS
 from tests.strategies import TCase, per_axis, transpose_cases
 
 OURS = {1: cf.conv_transpose1d, 2: cf.conv_transpose2d}
@@ -18,27 +19,32 @@ TORCH = {1: torch.nn.functional.conv_transpose1d, 2: torch.nn.functional.conv_tr
 METHODS = [m for m in registry.METHODS if m != "winograd"]  # winograd: 3x3 only, tested apart
 
 
+@pytest.mark.parametrize("path", sorted(PATHS))
 @pytest.mark.parametrize("method", METHODS)
 @given(case=transpose_cases())
-def test_forward_matches_torch(method: str, case: TCase) -> None:
+def test_forward_matches_torch(path: str, method: str, case: TCase) -> None:
     n = case.w.ndim - 2
-    got = OURS[n](case.x, case.w, case.b, **case.kwargs, method=method)  # type: ignore[arg-type]
+    with PATHS[path]():
+        got = OURS[n](case.x, case.w, case.b, **case.kwargs, method=method)  # type: ignore[arg-type]
     want = TORCH[n](case.x, case.w, case.b, **case.kwargs)  # type: ignore[arg-type]
     tol = 1e-4 if case.x.dtype == torch.float32 else 1e-10
     torch.testing.assert_close(got, want, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("path", sorted(PATHS))
 @pytest.mark.parametrize("method", METHODS)
 @given(case=transpose_cases(dtypes=(torch.float64,)))
-def test_gradients_match_torch(method: str, case: TCase) -> None:
+def test_gradients_match_torch(path: str, method: str, case: TCase) -> None:
     n = case.w.ndim - 2
     tensors = [t for t in (case.x, case.w, case.b) if t is not None]
     mine = [t.detach().clone().requires_grad_() for t in tensors]
     theirs = [t.detach().clone().requires_grad_() for t in tensors]
-    y_mine = OURS[n](*mine, **case.kwargs, method=method)  # type: ignore[arg-type]
     y_ref = TORCH[n](*theirs, **case.kwargs)  # type: ignore[arg-type]
     grad_y = torch.randn_like(y_ref)
-    for got, want in zip(torch.autograd.grad(y_mine, mine, grad_y), torch.autograd.grad(y_ref, theirs, grad_y)):
+    with PATHS[path]():
+        y_mine = OURS[n](*mine, **case.kwargs, method=method)  # type: ignore[arg-type]
+        grads = torch.autograd.grad(y_mine, mine, grad_y)
+    for got, want in zip(grads, torch.autograd.grad(y_ref, theirs, grad_y)):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
 
 

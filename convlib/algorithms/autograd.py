@@ -14,7 +14,8 @@ explicitly, with the formulas that :mod:`convlib.algorithms.adjoint` derives:
 The two ``Function`` s are mirror images: a transposed convolution *is* the input gradient of a
 convolution, and so its own input gradient is a convolution. ``corr`` is
 :func:`~convlib.algorithms.adjoint.conv_weight_grad`. All three maps run on the algorithm the caller chose, a
-:class:`~convlib.algorithms.registry.Method`: its correlation, and its transposed convolution.
+:class:`~convlib.algorithms.registry.Method`: its correlation, its transposed convolution and its
+bias addition.
 
 ``Conv`` saves ``x`` and ``K`` for the backward pass, not ``y``: both gradients are linear maps of
 ``grad_y`` whose coefficients are the other factor.
@@ -39,14 +40,29 @@ if TYPE_CHECKING:
     from convlib.algorithms.registry import Method
 
 
-def _with_bias(y: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """Add a per-channel bias ``(C_out,)`` to ``y`` of shape ``(N, C_out, *spatial)``; returns a contiguous tensor."""
+def add_bias(y: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """Add each output channel's bias at every position; the result is contiguous, as torch's is.
+
+    This is the plain version, :data:`~convlib.algorithms.registry.PLAIN`'s; :data:`~convlib.algorithms.registry.FAST`
+    adds in place instead (:mod:`~convlib.algorithms._fast`).
+
+    Args:
+        y: a correlation, possibly a cropped view (the FFT's is).
+        bias: one value per output channel, or ``None``.
+
+    Returns:
+        ``y + u``.
+
+    Shapes:
+        ``y: (N, C_out, *spatial)``, ``bias: (C_out,)`` -> ``(N, C_out, *spatial)``.
+
+    >>> add_bias(torch.zeros(1, 2, 3), torch.tensor([1.0, -1.0]))
+    tensor([[[ 1.,  1.,  1.],
+             [-1., -1., -1.]]])
+    """
     if bias is None:
-        return y.contiguous()  # algorithms may return a cropped view; callers expect torch's layout
-    b = bias.view(-1, *[1] * (y.ndim - 2))  # (C_out, 1, ..., 1) broadcasts over space
-    if y.is_contiguous():
-        return y.add_(b)
-    return torch.add(y, b, out=y.new_empty(y.shape))  # the layout copy and the bias in one pass
+        return y.contiguous()
+    return y + bias.view(-1, *[1] * (y.ndim - 2))  # (C_out, 1, ..., 1) broadcasts over batch and space
 
 
 def _tracked(*tensors: torch.Tensor | None) -> bool:
@@ -86,7 +102,7 @@ def apply_conv(
     """
     if _tracked(x, weight, bias):
         return Conv.apply(x, weight, bias, geometry, method)
-    return _with_bias(method.correlate(x, weight, geometry), bias)
+    return method.add_bias(method.correlate(x, weight, geometry), bias)
 
 
 def apply_conv_transpose(
@@ -120,7 +136,7 @@ def apply_conv_transpose(
     """
     if _tracked(x, weight, bias):
         return ConvTranspose.apply(x, weight, bias, size, geometry, method)
-    return _with_bias(method.transpose(x, weight, size, geometry), bias)
+    return method.add_bias(method.transpose(x, weight, size, geometry), bias)
 
 
 def _bias_grad(grad_y: torch.Tensor) -> torch.Tensor:
@@ -146,7 +162,7 @@ class Conv(torch.autograd.Function):
     ) -> torch.Tensor:
         ctx.save_for_backward(x, weight)
         ctx.geometry, ctx.method = geometry, method
-        return _with_bias(method.correlate(x, weight, geometry), bias)
+        return method.add_bias(method.correlate(x, weight, geometry), bias)
 
     @staticmethod
     @once_differentiable
@@ -184,7 +200,7 @@ class ConvTranspose(torch.autograd.Function):
     ) -> torch.Tensor:
         ctx.save_for_backward(x, weight)
         ctx.geometry, ctx.method = geometry, method
-        return _with_bias(method.transpose(x, weight, size, geometry), bias)
+        return method.add_bias(method.transpose(x, weight, size, geometry), bias)
 
     @staticmethod
     @once_differentiable
