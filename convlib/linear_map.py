@@ -3,7 +3,7 @@
 A convolution is linear in its input, so for a fixed kernel and input size it is multiplication by
 one matrix ``C``, of shape ``(C_out * prod(out), C_in * prod(size))``, where ``vec`` flattens one
 image channel-major and then row-major (``x[0].flatten()`` in torch). The matrix's transpose is the
-transposed convolution: ``vec(conv_transpose(g, K)) == C.T @ vec(g)``, which is why the backward
+transposed convolution: ``vec(conv_transpose(y, K)) == C.T @ vec(y)``, which is why the backward
 pass of a convolution *is* a transposed convolution.
 
 :func:`conv_matrix` builds ``C`` from the one rule every algorithm shares (output ``i`` reads the
@@ -101,7 +101,7 @@ def conv_matrix(
     operands: list[object] = [weight.unflatten(0, (groups, c_out // groups)), [3 * n + 2, 0, 1, *taps]]
     for e, a, o, i in zip(picks, taps, outs, ins):
         operands += [e, [o, a, i]]
-    blocks = torch.einsum(*operands, [3 * n + 2, 0, *outs, 1, *ins])  # (G, C_out/G, *out, C_in/G, *size)
+    blocks = torch.einsum(*operands, [3 * n + 2, 0, *outs, 1, *ins])  # (groups, C_out/groups, *out, C_in/groups, *size)
     out = blocks.shape[2 : 2 + n]
     rows, cols = c_out // groups * math.prod(out), c_in_g * math.prod(size)
     return torch.block_diag(*blocks.reshape(groups, rows, cols))  # (C_out*prod(out), C_in*prod(size))

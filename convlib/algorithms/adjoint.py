@@ -48,8 +48,8 @@ def flip_swap(weight: torch.Tensor, groups: int) -> torch.Tensor:
              [5., 4., 3.]]])
     """
     c_out = weight.shape[0]
-    w = weight.unflatten(0, (groups, c_out // groups))  # (G, C_out/G, C_in/G, *k)
-    w = w.transpose(1, 2).flatten(0, 1)  # (C_in, C_out/G, *k)
+    w = weight.unflatten(0, (groups, c_out // groups))  # (groups, C_out/groups, C_in/groups, *k)
+    w = w.transpose(1, 2).flatten(0, 1)  # (C_in, C_out/groups, *k)
     return w.flip(tuple(range(2, w.ndim)))
 
 
@@ -79,7 +79,7 @@ def conv_transpose(
     grid = spread(grad_y, geometry.stride)  # (N, C_out, *(s(o-1)+1))
     reach = [d * (k - 1) for d, k in zip(geometry.dilation, weight.shape[2:])]
     # the padded input was longer than grid + reach by output_padding; those pixels get zero gradient
-    extra = [i + a + b - g - r for i, (a, b), g, r in zip(size, geometry.padding, grid.shape[2:], reach)]
+    extra = [i + a + b - n - r for i, (a, b), n, r in zip(size, geometry.padding, grid.shape[2:], reach)]
     # padding d(k-1) - p per side (Dumoulin & Visin's p'; negative crops) skips the input's own padding
     margins = tuple((r - a, r - b + e) for r, (a, b), e in zip(reach, geometry.padding, extra))
     adjoint = Geometry((1,) * len(size), margins, geometry.dilation, geometry.groups)
@@ -110,12 +110,12 @@ def conv_weight_grad(
     tensor([[[1., 3., 5.]]])
     """
     groups, c_in, c_out = geometry.groups, x.shape[1], grad_y.shape[1]
-    xs = x.unflatten(1, (groups, c_in // groups))  # (N, G, C_in/G, *size)
-    xs = xs.permute(2, 1, 0, *range(3, xs.ndim)).flatten(1, 2)  # (C_in/G, G*N, *size): channels as batch
-    gs = grad_y.unflatten(1, (groups, c_out // groups))  # (N, G, C_out/G, *o)
+    xs = x.unflatten(1, (groups, c_in // groups))  # (N, groups, C_in/groups, *size)
+    xs = xs.permute(2, 1, 0, *range(3, xs.ndim)).flatten(1, 2)  # (C_in/groups, groups*N, *size): channels as batch
+    gs = grad_y.unflatten(1, (groups, c_out // groups))  # (N, groups, C_out/groups, *o)
     gs = gs.permute(1, 2, 0, *range(3, gs.ndim)).flatten(0, 1)  # (C_out, N, *o): grad_y as the kernel
     # tap a meets x[i*s + a*d]: as a correlation over i, grad_y has dilation s and steps of d
     swapped = dataclasses.replace(geometry, stride=geometry.dilation, dilation=geometry.stride)
-    grad = correlate(xs, gs, swapped)  # (C_in/G, C_out, *k') with k' >= k
-    grad = grad[trailing(slice(0, k) for k in kernel)]  # (C_in/G, C_out, *k)
-    return grad.transpose(0, 1)  # (C_out, C_in/G, *k)
+    grad = correlate(xs, gs, swapped)  # (C_in/groups, C_out, *k') with k' >= k
+    grad = grad[trailing(slice(0, k) for k in kernel)]  # (C_in/groups, C_out, *k)
+    return grad.transpose(0, 1)  # (C_out, C_in/groups, *k)

@@ -46,9 +46,6 @@ def fast_size(n: int) -> int:
     Returns:
         the FFT length to use.
 
-    Shapes:
-        scalar in, scalar out.
-
     >>> fast_size(142), fast_size(286), fast_size(64)  # 142 = 2*71 -> 144 = 2^4 * 3^2
     (144, 288, 64)
     """
@@ -86,11 +83,12 @@ def correlate(x: torch.Tensor, weight: torch.Tensor, geometry: Geometry) -> torc
     """
     x = pad(x, geometry.padding)  # (N, C_in, *padded)
     size = x.shape[2:]
-    g, axes = geometry.groups, tuple(range(2, x.ndim))
-    flipped = spread(weight, geometry.dilation).flip(axes)  # (C_out, C_in/G, *k_eff), reversed along each axis
+    groups, axes = geometry.groups, tuple(range(2, x.ndim))
+    flipped = spread(weight, geometry.dilation).flip(axes)  # (C_out, C_in/groups, *k_eff), reversed along each axis
     length = [fast_size(i) for i in size]
-    spectrum_x = torch.fft.rfftn(x, s=length, dim=axes).unflatten(1, (g, -1))  # (N, G, C_in/G, *F)
-    spectrum_w = torch.fft.rfftn(flipped, s=length, dim=axes).unflatten(0, (g, -1))  # (G, C_out/G, C_in/G, *F)
+    spectrum_x = torch.fft.rfftn(x, s=length, dim=axes).unflatten(1, (groups, -1))  # (N, groups, C_in/groups, *F)
+    spectrum_w = torch.fft.rfftn(flipped, s=length, dim=axes)  # (C_out, C_in/groups, *F)
+    spectrum_w = spectrum_w.unflatten(0, (groups, -1))  # (groups, C_out/groups, C_in/groups, *F)
     # the convolution theorem, frequency by frequency: Y_o = sum_c X_c * W_oc within each group
     spectrum_y = torch.einsum("ngc...,goc...->ngo...", spectrum_x, spectrum_w).flatten(1, 2)  # (N, C_out, *F)
     y = torch.fft.irfftn(spectrum_y, s=length, dim=axes)  # (N, C_out, *length): the circular convolution

@@ -43,11 +43,12 @@ def correlate(x: torch.Tensor, weight: torch.Tensor, geometry: Geometry) -> torc
               [42., 50.]]]])
     """
     x = pad(x, geometry.padding)  # (N, C_in, *padded)
-    n, g = x.shape[0], geometry.groups
+    n, groups = x.shape[0], geometry.groups
     c_out, c_in_g, *kernel = weight.shape
     view = patches(x, kernel, geometry.stride, geometry.dilation)  # (N, C_in, *k, *out): no copy yet
     out = view.shape[2 + len(kernel) :]
-    cols = view.reshape(n, g, c_in_g * math.prod(kernel), math.prod(out))  # (N, G, C_in/G*kH*kW, L): the copy
-    w = weight.reshape(g, c_out // g, c_in_g * math.prod(kernel))  # (G, C_out/G, C_in/G*kH*kW)
-    y = w @ cols  # (N, G, C_out/G, L): one matrix product per image and group
+    taps = c_in_g * math.prod(kernel)
+    cols = view.reshape(n, groups, taps, math.prod(out))  # (N, groups, C_in/groups*kH*kW, L): the copy
+    w = weight.reshape(groups, c_out // groups, taps)  # (groups, C_out/groups, C_in/groups*kH*kW)
+    y = w @ cols  # (N, groups, C_out/groups, L): one matrix product per image and group
     return y.reshape(n, c_out, *out)  # (N, C_out, *out)

@@ -96,9 +96,10 @@ def transforms(m: int, r: int, points: Sequence[int | Fraction] | None = None) -
     scale = [math.prod((a - b for b in chosen if b != a), start=Fraction(1)) for a in chosen] + [Fraction(1)]
     v_inv = _inverse(_evaluation(chosen, n))  # (n, n): coefficients from values
     bt = [[scale[i] * v_inv[j][i] for j in range(n)] for i in range(n)]  # diag(c) V^-T
-    g = [[e / scale[i] for e in row] for i, row in enumerate(_evaluation(chosen, r))]  # diag(1/c) E_r
+    g_mat = [[e / scale[i] for e in row] for i, row in enumerate(_evaluation(chosen, r))]  # diag(1/c) E_r
     at = [list(col) for col in zip(*_evaluation(chosen, m))]  # E_m^T
-    return Transforms(*(torch.tensor([[float(v) for v in row] for row in t], dtype=torch.float64) for t in (at, g, bt)))
+    exact = (at, g_mat, bt)
+    return Transforms(*(torch.tensor([[float(v) for v in row] for row in t], dtype=torch.float64) for t in exact))
 
 
 def tile_2d(d: torch.Tensor, g: torch.Tensor, t: Transforms) -> torch.Tensor:
@@ -120,5 +121,5 @@ def tile_2d(d: torch.Tensor, g: torch.Tensor, t: Transforms) -> torch.Tensor:
     tensor([[45., 54.],
             [81., 90.]], dtype=torch.float64)
     """
-    at, g_, bt = (x.to(d.dtype) for x in t)
-    return at @ ((g_ @ g @ g_.T) * (bt @ d @ bt.T)) @ at.T  # (m, m)
+    at, g_mat, bt = (x.to(d.dtype) for x in t)
+    return at @ ((g_mat @ g @ g_mat.T) * (bt @ d @ bt.T)) @ at.T  # (m, m)

@@ -6,7 +6,8 @@ outputs from a 4x4 input tile with 16 multiplications, i.e. 4 per output, 2.25x 
 
     Y = A^T [ (G g G^T) * (B^T d B) ] A      (* is elementwise)
 
-where ``d`` is a 4x4 input tile, ``g`` the 3x3 kernel and ``Y`` the 2x2 output block. The matrices
+where ``d`` is a 4x4 input tile, ``g`` the 3x3 kernel (Lavin & Gray's letter; ``G`` is always the
+matrix, ``groups`` the channel groups) and ``Y`` the 2x2 output block. The matrices
 (:data:`BT`, :data:`G`, :data:`AT`) are Lavin & Gray's; they compute cross-correlation (no flip), as
 layers do, and :func:`tile` applies them to one tile. Neighbouring tiles overlap by 2 pixels (tile
 step 2). The elementwise product over 16 positions becomes, once summed over input channels, 16
@@ -52,8 +53,8 @@ def tile(d: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     tensor([[45., 54.],
             [81., 90.]])
     """
-    bt, g_, at = (torch.tensor(m, dtype=d.dtype, device=d.device) for m in (BT, G, AT))
-    u = g_ @ g @ g_.T  # (4, 4): the kernel in "Winograd space", computed once per kernel
+    bt, g_mat, at = (torch.tensor(m, dtype=d.dtype, device=d.device) for m in (BT, G, AT))
+    u = g_mat @ g @ g_mat.T  # (4, 4): the kernel in "Winograd space", computed once per kernel
     v = bt @ d @ bt.T  # (4, 4): the tile in "Winograd space"
     return at @ (u * v) @ at.T  # (2, 2): 16 elementwise multiplications instead of 2*2*9 = 36
 
@@ -106,24 +107,26 @@ def correlate(x: torch.Tensor, weight: torch.Tensor, geometry: Geometry) -> torc
             f"{tuple(x.shape)}, kernel {tuple(weight.shape[2:])}, stride {geometry.stride}, "
             f"dilation {geometry.dilation}"
         )
-    bt, g, at = (torch.tensor(m, dtype=x.dtype, device=x.device) for m in (BT, G, AT))
+    bt, g_mat, at = (torch.tensor(m, dtype=x.dtype, device=x.device) for m in (BT, G, AT))
     x = pad(x, geometry.padding)  # (N, C_in, H, W), padded
     n, c_in, h, w = x.shape
     groups, (c_out, c_in_g) = geometry.groups, weight.shape[:2]
+    c_out_g = c_out // groups
     out = (h - 2, w - 2)
     tiles = (math.ceil(out[0] / 2), math.ceil(out[1] / 2))
     # pad bottom/right so that the last tile is complete; its surplus outputs are cropped at the end
     x = torch.nn.functional.pad(x, (0, 2 * tiles[1] + 2 - w, 0, 2 * tiles[0] + 2 - h))
     sn, sc, sh, sw = x.stride()
     d = x.as_strided((4, 4, n, c_in, *tiles), (sh, sw, sn, sc, 2 * sh, 2 * sw))  # (4, 4, N, C_in, tH, tW)
-    d = d.unflatten(3, (groups, c_in_g)).permute(3, 0, 1, 4, 2, 5, 6)  # (G, 4, 4, C_in/G, N, tH, tW)
+    d = d.unflatten(3, (groups, c_in_g)).permute(3, 0, 1, 4, 2, 5, 6)  # (groups, 4, 4, C_in/groups, N, tH, tW)
     # B^T d B on every tile at once: vec(B^T d B) = (B^T kron B^T) vec(d), one 16x16 matrix product
-    v = torch.kron(bt, bt) @ d.reshape(groups, 16, -1)  # (G, 16, C_in/G*N*T), the tiles in "Winograd space"
-    taps = weight.reshape(groups, c_out // groups, c_in_g, 9).permute(0, 3, 1, 2)  # (G, 9, C_out/G, C_in/G)
-    u = torch.kron(g, g) @ taps.flatten(2)  # (G, 16, C_out/G*C_in/G): G g G^T per filter, also a 16x9 product
-    u = u.view(groups, 16, c_out // groups, c_in_g)  # (G, 16, C_out/G, C_in/G)
-    m = u @ v.view(groups, 16, c_in_g, -1)  # (G, 16, C_out/G, N*T): 16 channel-mixing products per group
-    y = torch.kron(at, at) @ m.flatten(2)  # (G, 4, C_out/G*N*T): A^T m A, the 2x2 output blocks
-    y = y.view(groups, 2, 2, c_out // groups, n, *tiles).permute(4, 0, 3, 5, 1, 6, 2)  # (N, G, O, tH, 2, tW, 2)
+    v = torch.kron(bt, bt) @ d.reshape(groups, 16, -1)  # (groups, 16, C_in/groups*N*T): tiles in "Winograd space"
+    taps = weight.reshape(groups, c_out_g, c_in_g, 9).permute(0, 3, 1, 2)  # (groups, 9, C_out/groups, C_in/groups)
+    # G g G^T for every kernel g at once, also one matrix product: (G kron G) is 16x9
+    u = torch.kron(g_mat, g_mat) @ taps.flatten(2)  # (groups, 16, C_out/groups*C_in/groups)
+    u = u.view(groups, 16, c_out_g, c_in_g)  # (groups, 16, C_out/groups, C_in/groups)
+    m = u @ v.view(groups, 16, c_in_g, -1)  # (groups, 16, C_out/groups, N*T): 16 channel-mixing products per group
+    y = torch.kron(at, at) @ m.flatten(2)  # (groups, 4, C_out/groups*N*T): A^T m A, the 2x2 output blocks
+    y = y.view(groups, 2, 2, c_out_g, n, *tiles).permute(4, 0, 3, 5, 1, 6, 2)  # (N, groups, O, tH, 2, tW, 2)
     y = y.reshape(n, c_out, 2 * tiles[0], 2 * tiles[1])  # (N, C_out, 2tH, 2tW)
     return y[..., : out[0], : out[1]]  # (N, C_out, H-2, W-2)
