@@ -9,6 +9,7 @@ the chapter was not re-executed), and when the committed report and data disagre
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +30,27 @@ def test_committed_report_data_and_constants_agree() -> None:
     # the committed run measured the rule that the code runs
     assert cost["in_use"] == registry.constants()
     assert cost["in_use"] == data["summary"]["constants_in_use"]
+
+
+def test_auto_constants_lie_near_the_committed_refit() -> None:
+    # registry.py's comment: the constants are not the committed fit, but within 15% of each of its values
+    fitted = json.loads((ROOT / "benchmarks" / "auto_cost.json").read_text(encoding="utf-8"))["fitted"]
+    for name, value in registry.constants().items():
+        assert value != fitted[name] and abs(fitted[name] / value - 1) <= 0.15, name
+
+
+def test_the_benchmark_folder_is_found_from_a_chapter_and_missed_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT / "chapters" / "05-computing-convolution")  # where a chapter runs
+    assert benchmarks.find_folder() == ROOT / "benchmarks"
+    assert (
+        benchmarks.load()["machine"] == json.loads((ROOT / "benchmarks" / "conv_benchmark.json").read_text())["machine"]
+    )
+    monkeypatch.chdir(tmp_path)  # convlib used outside the repository
+    with pytest.raises(FileNotFoundError, match="pass folder="):
+        benchmarks.load()
+    assert benchmarks.load(ROOT / "benchmarks")["machine"]  # given a folder, it reads it from anywhere
 
 
 @pytest.mark.parametrize("path", SHOWING, ids=[str(p.relative_to(ROOT)) for p in SHOWING])

@@ -176,9 +176,6 @@ def frames(geom: Canvas) -> list[Frame]:
     Returns:
         ``H_out * W_out`` frames, each with ``kH * kW`` taps in row-major kernel order.
 
-    Shapes:
-        not applicable.
-
     >>> f = frames(geometry(5, 3, stride=2)); len(f), f[1].output, f[1].taps[:3]  # column 1 starts at 1*2
     (4, (0, 1), ((0, 2), (0, 3), (0, 4)))
     """
@@ -201,9 +198,6 @@ def cell_kinds(geom: Canvas) -> list[str]:
 
     Returns:
         ``canvas_size[0]`` strings of ``canvas_size[1]`` letters.
-
-    Shapes:
-        not applicable.
 
     >>> cell_kinds(geometry(5, 2, stride=2))  # floor((5 - 2)/2) + 1 = 2 outputs read rows 0..3, never 4
     ['iiiiu', 'iiiiu', 'iiiiu', 'iiiiu', 'uuuuu']
@@ -229,9 +223,6 @@ def never_read(geom: Canvas) -> list[Pair]:
     Returns:
         the ``(row, col)`` input cells under no kernel tap, in row-major order.
 
-    Shapes:
-        not applicable.
-
     >>> len(never_read(geometry(6, 3, stride=2)))  # 2x2 outputs read rows/cols 0..4: 36 - 25 cells missed
     11
     """
@@ -250,9 +241,6 @@ def tap_labels(geom: Canvas) -> list[str]:
 
     Returns:
         ``kH * kW`` labels, in the order of ``Frame.taps``.
-
-    Shapes:
-        not applicable.
 
     >>> tap_labels(geometry(3, 2)), tap_labels(geometry(3, 2, transposed=True))  # the flip, visible
     (['a', 'b', 'c', 'd'], ['d', 'c', 'b', 'a'])
@@ -310,9 +298,6 @@ def plot_frames(geom: Canvas, steps: list[int] | None = None, size: float = 2.4,
 
     Raises:
         ValueError: an empty ``steps``, or a step outside ``0 .. len(frames(geom)) - 1``.
-
-    Shapes:
-        not applicable.
 
     >>> fig = plot_frames(geometry(5, 3, padding=1)); len(fig.axes); plt.close(fig)  # steps 0, 8, 16, 24
     4

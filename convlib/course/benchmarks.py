@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-#: Where the benchmark writes, the repository's ``benchmarks/`` (convlib is installed editable from it).
-FOLDER = Path(__file__).resolve().parents[2] / "benchmarks"
 MARKER = "<!-- shown from benchmarks/conv_benchmark.md -->"
 
 
@@ -35,8 +33,37 @@ class Shown:
         return f"benchmarks/conv_benchmark.md, section {self.title!r} ({len(self.text.splitlines())} lines)"
 
 
+def find_folder(start: Path | None = None) -> Path:
+    """The repository's ``benchmarks/``, found from ``start`` upwards: what every reader here uses by default.
+
+    A chapter runs in its own folder, the tests and tools in the repository root; both find the
+    folder above them. convlib installed elsewhere has no benchmark beside it: pass ``folder=`` to
+    :func:`load` and the others, or run from inside the repository.
+
+    Args:
+        start: where to look first; the working directory by default.
+
+    Returns:
+        the first ``benchmarks/`` holding ``conv_benchmark.json``, in ``start`` or a folder above it.
+
+    Raises:
+        FileNotFoundError: there is none; the message says what to pass instead.
+
+    >>> (find_folder() / "conv_benchmark.json").is_file()
+    True
+    """
+    here = (Path.cwd() if start is None else start).resolve()
+    for parent in (here, *here.parents):
+        if (parent / "benchmarks" / "conv_benchmark.json").is_file():
+            return parent / "benchmarks"
+    raise FileNotFoundError(
+        f"benchmarks: no benchmarks/conv_benchmark.json in {here} or a folder above it; run from inside the "
+        "course repository, or pass folder= the folder that `make bench` writes"
+    )
+
+
 def _read(name: str, folder: Path | None) -> str:
-    path = (folder or FOLDER) / name
+    path = (find_folder() if folder is None else folder) / name
     if not path.is_file():
         raise FileNotFoundError(f"benchmarks: {path} does not exist; run `make bench` to write it")
     return path.read_text(encoding="utf-8")
@@ -47,16 +74,13 @@ def section(title: str, folder: Path | None = None) -> Shown:
 
     Args:
         title: the heading's text without ``#`` (``""`` for the part before the first ``##``).
-        folder: where the report is; the repository's ``benchmarks/`` by default.
+        folder: where the report is; :func:`find_folder` by default.
 
     Returns:
         the section, which a notebook displays as markdown.
 
     Raises:
         ValueError: no section has that title.
-
-    Shapes:
-        none.
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as d:
@@ -81,14 +105,11 @@ def load(folder: Path | None = None) -> dict[str, Any]:
     """Every number of the committed run (``conv_benchmark.json``), for figures and derived quantities.
 
     Args:
-        folder: where the data is; the repository's ``benchmarks/`` by default.
+        folder: where the data is; :func:`find_folder` by default.
 
     Returns:
         the run as plain data, with the keys ``machine``, ``rows``, ``long``, ``sweep``, ``crossover``, ``grouped``,
         ``regret`` and ``summary``.
-
-    Shapes:
-        none.
 
     >>> sorted(load()["machine"])[:3]
     ['cores', 'cpu', 'omp_wait_policy']
@@ -101,15 +122,12 @@ def bandwidth(folder: Path | None = None) -> dict[str, Any]:
     """The committed memory-bandwidth run (``bandwidth.json``, from ``python tools/bench.py --suite bandwidth``).
 
     Args:
-        folder: where the data is; the repository's ``benchmarks/`` by default.
+        folder: where the data is; :func:`find_folder` by default.
 
     Returns:
         ``copy_gbs`` and ``triad_gbs`` (STREAM-style kernels, GB/s), ``array_mib`` and ``machine``, whose
         ``sgemm_gflops`` is the matrix-product ceiling measured in the same process, and
         ``roofline_sgemm_gflops``, the main run's ceiling (``conv_benchmark.json``) that the roofline uses.
-
-    Shapes:
-        none.
 
     >>> sorted(bandwidth())
     ['array_mib', 'copy_gbs', 'machine', 'roofline_sgemm_gflops', 'triad_gbs']
@@ -122,15 +140,12 @@ def implementations(folder: Path | None = None) -> dict[str, Any]:
     """Which kernel ``F.conv2d`` ran for each benchmark shape (``conv_impl.json``, from ``tools/onednn.py``).
 
     Args:
-        folder: where the data is; the repository's ``benchmarks/`` by default.
+        folder: where the data is; :func:`find_folder` by default.
 
     Returns:
         ``cpu`` (model and vector extensions of the CPU that produced it), ``torch``, ``threads``, and ``rows``:
         one per shape and instruction-set cap, with the oneDNN implementation (None where torch did not call
         oneDNN) and the aten convolution ops that ran.
-
-    Shapes:
-        none.
 
     >>> {row["cap"] for row in implementations()["rows"]} >= {"native"}
     True

@@ -19,9 +19,6 @@ def get_device(name: str = "auto") -> torch.device:
     Raises:
         ValueError: for an unknown name, or a GPU backend that this machine lacks.
 
-    Shapes:
-        not applicable.
-
     >>> get_device("cpu")
     device(type='cpu')
     """

@@ -98,9 +98,6 @@ def golden_case(op: str, dim: int, i: int, k: int, s: int, p: int, d: int, op_pa
         the case, with its URL fragment (keys in the order ``op dim i k s p d`` and ``op_pad`` for a
         transposed convolution).
 
-    Shapes:
-        not applicable.
-
     >>> c = golden_case("conv", 1, 5, 3, 2, 0, 1); c.fragment, c.output_size, c.taps  # outputs at 0, 2
     ('op=conv&dim=1&i=5&k=3&s=2&p=0&d=1', '2', ((0, 1, 2), (2, 3, 4)))
     >>> golden_case("transpose", 2, 3, 3, 2, 1, 1, op_pad=2).error  # output_padding must be < 2
@@ -130,9 +127,6 @@ def golden_cases(grid: Mapping[str, Iterable[int]] | None = None) -> list[Golden
 
     Raises:
         ValueError: ``grid`` misses a key.
-
-    Shapes:
-        not applicable.
 
     >>> cases = golden_cases(); len(cases), sum(c.error == "" for c in cases)  # 216 conv + 648 transposed
     (864, 582)

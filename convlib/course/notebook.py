@@ -54,9 +54,6 @@ def setup(seed: int = 0, dtype: torch.dtype = torch.float32) -> None:
     Returns:
         None. The effects are global, which is why only notebooks (never convlib itself) call this.
 
-    Shapes:
-        not applicable.
-
     >>> setup(0); a = torch.rand(2)
     >>> setup(0); bool(torch.equal(a, torch.rand(2)))  # same seed, same draw
     True
@@ -110,9 +107,6 @@ def figure_png(fig: Figure) -> bytes:
     Returns:
         the PNG file's bytes.
 
-    Shapes:
-        not applicable.
-
     >>> figure_png(Figure(figsize=(1, 1)))[:8] == b"\\x89PNG\\r\\n\\x1a\\n"  # the PNG signature
     True
     """
@@ -142,9 +136,6 @@ def below(value: float) -> str:
 
     Returns:
         ``"below 1e-NN"`` (``"0"`` for an exact zero).
-
-    Shapes:
-        none.
 
     >>> below(2.4e-07), below(3.1e-07), below(8e-07), below(0.0)
     ('below 1e-06', 'below 1e-06', 'below 1e-05', '0')

@@ -141,9 +141,6 @@ def animate(geom: Canvas, interval_ms: int = 700, input_name: str = "input") -> 
     Raises:
         ValueError: too many output cells, or a non-positive ``interval_ms``.
 
-    Shapes:
-        not applicable.
-
     >>> from convlib.course.animation import geometry
     >>> anim = animate(geometry(5, 3, padding=1)); anim.n_frames, "http" in anim.html  # 5x5 outputs
     (25, False)

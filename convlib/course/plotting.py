@@ -42,9 +42,6 @@ def subplots(nrows: int = 1, ncols: int = 1, size: float = 2.4) -> tuple[Figure,
     Returns:
         the figure and a 2-D array of axes, shape (nrows, ncols).
 
-    Shapes:
-        not applicable.
-
     >>> fig, axes = subplots(2, 3); axes.shape; plt.close(fig)
     (2, 3)
     """
