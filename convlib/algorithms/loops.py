@@ -51,40 +51,70 @@ def correlate(x: torch.Tensor, weight: torch.Tensor, geometry: Geometry) -> torc
               [42., 50.]]]])
     """
     x = pad(x, geometry.padding)  # (N, C_in, *padded)
-    n, g = x.shape[0], geometry.groups
+    n, groups = x.shape[0], geometry.groups
     c_out, c_in_g, *kernel = weight.shape
     out = [conv_size(i, k, s, 0, d) for i, k, s, d in zip(x.shape[2:], kernel, geometry.stride, geometry.dilation)]
-    xg = x.unflatten(1, (g, c_in_g))  # (N, G, C_in/G, *padded)
-    wg = weight.unflatten(0, (g, c_out // g))  # (G, C_out/G, C_in/G, *k)
-    loop = _over_taps if math.prod(kernel) <= math.prod(out) else _over_positions
-    y = loop(xg, wg, geometry.stride, geometry.dilation, out)  # (N, G, C_out/G, L)
+    xg = x.unflatten(1, (groups, c_in_g))  # (N, groups, C_in/groups, *padded)
+    wg = weight.unflatten(0, (groups, c_out // groups))  # (groups, C_out/groups, C_in/groups, *k)
+    loop = over_taps if math.prod(kernel) <= math.prod(out) else over_positions
+    y = loop(xg, wg, geometry.stride, geometry.dilation, out)  # (N, groups, C_out/groups, L)
     return y.view(n, c_out, *out)  # (N, C_out, *out)
 
 
-def _over_taps(
+def over_taps(
     xg: torch.Tensor, wg: torch.Tensor, stride: Sequence[int], dilation: Sequence[int], out: Sequence[int]
 ) -> torch.Tensor:
-    """``Y += K[..., a, b] @ window(a, b)`` for every tap: ``kH * kW`` iterations."""
-    y = xg.new_zeros(xg.shape[0], *wg.shape[:2], math.prod(out))  # (N, G, C_out/G, L)
-    taps = wg.flatten(3)  # (G, C_out/G, C_in/G, kH*kW)
+    """``Y += K[..., a, b] @ window(a, b)`` for every tap: ``kH * kW`` iterations.
+
+    Args:
+        xg: padded input, channels split into groups.
+        wg: kernel, output channels split into groups.
+        stride, dilation: per spatial axis.
+        out: output size per spatial axis.
+
+    Returns:
+        the correlation, output positions flattened.
+
+    Shapes:
+        ``xg: (N, groups, C_in/groups, *padded)``, ``wg: (groups, C_out/groups, C_in/groups, *k)``
+        -> ``(N, groups, C_out/groups, L)``.
+
+    >>> over_taps(torch.arange(4.0).view(1, 1, 1, 4), torch.ones(1, 1, 1, 2), (1,), (1,), (3,))  # x[i] + x[i+1]
+    tensor([[[[1., 3., 5.]]]])
+    """
+    y = xg.new_zeros(xg.shape[0], *wg.shape[:2], math.prod(out))  # (N, groups, C_out/groups, L)
+    taps = wg.flatten(3)  # (groups, C_out/groups, C_in/groups, kH*kW)
     for t, tap in enumerate(itertools.product(*map(range, wg.shape[3:]))):
-        patch = xg[trailing(window(tap, stride, dilation, out))]  # (N, G, C_in/G, *out)
-        # contract over the input channels of each group: (G, O, C) @ (N, G, C, L) -> (N, G, O, L)
-        y += taps[..., t] @ patch.flatten(3)  # (N, G, C_out/G, L)
+        patch = xg[trailing(window(tap, stride, dilation, out))]  # (N, groups, C_in/groups, *out)
+        # contract over the input channels of each group: (groups, O, C) @ (N, groups, C, L) -> (N, groups, O, L)
+        y += taps[..., t] @ patch.flatten(3)  # (N, groups, C_out/groups, L)
     return y
 
 
-def _over_positions(
+def over_positions(
     xg: torch.Tensor, wg: torch.Tensor, stride: Sequence[int], dilation: Sequence[int], out: Sequence[int]
 ) -> torch.Tensor:
-    """``Y[..., i, j] = <patch(i, j), K>`` for every output position: ``oH * oW`` iterations."""
+    """``Y[..., i, j] = <patch(i, j), K>`` for every output position: ``oH * oW`` iterations.
+
+    Args:
+        xg, wg, stride, dilation, out: as :func:`over_taps`.
+
+    Returns:
+        the correlation, output positions flattened.
+
+    Shapes:
+        as :func:`over_taps`.
+
+    >>> over_positions(torch.arange(4.0).view(1, 1, 1, 4), torch.ones(1, 1, 1, 2), (1,), (1,), (3,))
+    tensor([[[[1., 3., 5.]]]])
+    """
     kernel = wg.shape[3:]
-    w = wg.flatten(2)  # (G, C_out/G, C_in/G*kH*kW)
-    y = xg.new_empty(xg.shape[0], *wg.shape[:2], math.prod(out))  # (N, G, C_out/G, L)
+    w = wg.flatten(2)  # (groups, C_out/groups, C_in/groups*kH*kW)
+    y = xg.new_empty(xg.shape[0], *wg.shape[:2], math.prod(out))  # (N, groups, C_out/groups, L)
     for l, position in enumerate(itertools.product(*map(range, out))):
         # the patch under output (i, j) starts at (i*s, j*s) and has taps every d pixels
         span = (slice(p * s, p * s + d * (k - 1) + 1, d) for p, s, d, k in zip(position, stride, dilation, kernel))
-        patch = xg[trailing(span)].flatten(2)  # (N, G, C_in/G*kH*kW)
-        # per group: (G, O, C*k) @ (N, G, C*k, 1) -> (N, G, O, 1)
-        y[..., l] = (w @ patch.unsqueeze(-1)).squeeze(-1)  # (N, G, C_out/G)
+        patch = xg[trailing(span)].flatten(2)  # (N, groups, C_in/groups*kH*kW)
+        # per group: (groups, O, C*k) @ (N, groups, C*k, 1) -> (N, groups, O, 1)
+        y[..., l] = (w @ patch.unsqueeze(-1)).squeeze(-1)  # (N, groups, C_out/groups)
     return y
