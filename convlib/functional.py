@@ -11,7 +11,7 @@ in :mod:`convlib.algorithms`, chosen by ``method=``:
 
 Gradients come from the hand-written backward in :mod:`convlib.algorithms.autograd`, on the same
 algorithm. The ops run tuned versions of im2col and FFT; inside ``with``
-:func:`convlib.algorithms.plain` they run the plain functions that the chapters show.
+:func:`~convlib.algorithms.registry.plain` they run the plain functions that the chapters show.
 
 ``unfold``/``fold`` and the pooling ops live in their own modules and are re-exported here, so that
 this module mirrors torch's namespace.
@@ -149,7 +149,7 @@ def conv2d(
         dilation: spacing between kernel taps; 1 is contiguous.
         groups: split channels into this many independent groups.
         padding_mode: ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``, as in ``nn.Conv2d``.
-        method: one of :data:`METHODS`.
+        method: one of :data:`~convlib.algorithms.registry.METHODS`.
 
     Returns:
         the output feature map.
@@ -281,7 +281,7 @@ def conv_transpose2d(
             one of the input sizes that the direct convolution maps to the same size.
         groups: number of channel groups.
         dilation: spacing between kernel taps.
-        method: one of :data:`METHODS`, for the correlation inside.
+        method: one of :data:`~convlib.algorithms.registry.METHODS`, for the correlation inside.
 
     Returns:
         the output feature map.

@@ -39,7 +39,7 @@ class Conv1d(nn.Conv1d):
     Args:
         *args: ``torch.nn.Conv1d``'s arguments, unchanged: ``in_channels, out_channels, kernel_size,
             stride=1, padding=0, dilation=1, groups=1, bias=True, padding_mode="zeros"``, ...
-        method: the algorithm, one of :data:`convlib.functional.METHODS`, passed to ``conv1d``.
+        method: the algorithm, one of :data:`~convlib.algorithms.registry.METHODS`, passed to ``conv1d``.
         **kwargs: more of ``torch.nn.Conv1d``'s arguments, by name.
 
     Shapes:
@@ -78,7 +78,7 @@ class Conv2d(nn.Conv2d):
     Args:
         *args: ``torch.nn.Conv2d``'s arguments, unchanged: ``in_channels, out_channels, kernel_size,
             stride=1, padding=0, dilation=1, groups=1, bias=True, padding_mode="zeros"``, ...
-        method: the algorithm, one of :data:`convlib.functional.METHODS`, passed to ``conv2d``.
+        method: the algorithm, one of :data:`~convlib.algorithms.registry.METHODS`, passed to ``conv2d``.
         **kwargs: more of ``torch.nn.Conv2d``'s arguments, by name.
 
     Shapes:
@@ -122,7 +122,7 @@ class ConvTranspose2d(nn.ConvTranspose2d):
     Args:
         *args: ``torch.nn.ConvTranspose2d``'s arguments, unchanged: ``in_channels, out_channels,
             kernel_size, stride=1, padding=0, output_padding=0, groups=1, bias=True, dilation=1``, ...
-        method: the algorithm, one of :data:`convlib.functional.METHODS`, passed to ``conv_transpose2d``.
+        method: the algorithm, one of :data:`~convlib.algorithms.registry.METHODS`, passed to ``conv_transpose2d``.
         **kwargs: more of ``torch.nn.ConvTranspose2d``'s arguments, by name.
 
     Shapes:

@@ -6,7 +6,7 @@
 - :mod:`~convlib.algorithms.adjoint`: transposed convolution and the weight gradient, for any of them;
 - :mod:`~convlib.algorithms.autograd`: the hand-written backward pass;
 - :mod:`~convlib.algorithms.registry`: the names ``method=`` takes, the ``"auto"`` rule, and
-  :func:`plain`, the switch to the plain versions;
+  :func:`~convlib.algorithms.registry.plain`, the switch to the plain versions;
 - :mod:`~convlib.algorithms._fast`: the speed tuning, private, tested equal to the plain versions.
 
 The ops run the tuned im2col and FFT. Inside ``with convlib.algorithms.plain():`` every op runs the

@@ -1,7 +1,7 @@
 """The speed tuning of im2col, FFT and the bias, kept apart from the readable algorithms it must equal.
 
 The ops in :mod:`convlib.functional` run these versions (:data:`~convlib.algorithms.registry.FAST`),
-except inside ``with`` :func:`convlib.algorithms.plain`; learners read :mod:`~convlib.algorithms.im2col`,
+except inside ``with`` :func:`~convlib.algorithms.registry.plain`; learners read :mod:`~convlib.algorithms.im2col`,
 :mod:`~convlib.algorithms.fft` and :func:`~convlib.algorithms.autograd.add_bias`. The tests
 (``tests/test_fast.py``) check that every branch here returns the same numbers as the plain peer,
 at 1, 2 and 4 threads. The ops call them only where that is safe: inside the hand-written

@@ -202,7 +202,7 @@ def _auto(table: dict[str, Method]) -> Method:
     return Method(correlate, transpose, table["im2col"].add_bias)
 
 
-#: The readable version of each algorithm, by name: what the chapters show. ``"winograd"`` falls back
+#: The readable version of each algorithm, by name, as the chapters show it. ``"winograd"`` falls back
 #: to im2col where F(2, 3) does not apply (the weight gradient's "kernel" is ``grad_y``).
 PLAIN: dict[str, Method] = {
     "loops": Method.generic(loops.correlate),

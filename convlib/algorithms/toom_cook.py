@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import torch
 
-#: Lavin & Gray's interpolation points (infinity is added): small integers first, then halves.
+#: Lavin & Gray's interpolation points, to which infinity is added; small integers first, then halves.
 POINTS = (0, 1, -1, 2, -2, Fraction(1, 2), Fraction(-1, 2), 3, -3)
 
 

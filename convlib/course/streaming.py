@@ -95,7 +95,7 @@ class CausalConv1d(Conv1d):
 
     @property
     def context(self) -> int:
-        """How many past inputs each output reads besides the current one: ``d(k-1)``."""
+        """How many past inputs each output reads besides the current one, ``d(k-1)``."""
         return self.dilation[0] * (self.kernel_size[0] - 1)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
