@@ -17,7 +17,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # Everything the built book depends on; a second `make book` with none of them changed does nothing.
 # convlib's source is shown in the chapters ({literalinclude}); _ext/ is the book's own Sphinx extension.
 BOOK_SOURCES := _config.yml _toc.yml references.bib $(wildcard *.md) \
-	$(wildcard chapters/*/*.ipynb chapters/*/*.md convlib/*.py convlib/*/*.py _ext/*.py _ext/*.js _ext/templates/* api/*.md explorer/* _static/*)
+	$(wildcard chapters/*/*.ipynb chapters/*/*.md convlib/*.py convlib/*/*.py _ext/*.py _ext/*.js _ext/templates/* api/*.md api/_templates/*/* explorer/* _static/*)
 
 # Another CPU's code paths, forced on this one: torch's kernels without AVX2 or AVX-512, MKL's conditional
 # numerical reproducibility mode and oneDNN's SSE4.1 kernels, on one thread. The committed outputs come from a
@@ -106,7 +106,7 @@ serve: $(HTML)/index.html
 	$(PY) -m http.server $(PORT) --bind 127.0.0.1 --directory $(HTML)
 
 clean:
-	rm -rf _build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf _build api/generated .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
 distclean: clean

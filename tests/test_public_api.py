@@ -20,9 +20,6 @@ from sphinx.ext.autosummary.generate import main as autogen
 from tests.helpers import NOTEBOOKS, ROOT, load, source
 
 INCLUDE = re.compile(r"```\{literalinclude\}\s+(\S+)\s*\n((?::[\w-]+:.*\n)*)")
-PENDING = {  # notebook -> why it may still break the rule; strict: remove the entry once it holds
-    "chapters/09-training-a-cnn/09-training-a-cnn.ipynb": "includes train._epochs; renamed with the training loop"
-}
 
 
 def _private(name: str) -> bool:
@@ -55,12 +52,7 @@ def _includes(path: Path) -> list[tuple[str, str]]:
     return found
 
 
-def _marks(path: Path) -> list[pytest.MarkDecorator]:
-    reason = PENDING.get(str(path.relative_to(ROOT)))
-    return [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-
-
-CASES = [pytest.param(p, id=str(p.relative_to(ROOT)), marks=_marks(p)) for p in NOTEBOOKS]
+CASES = [pytest.param(p, id=str(p.relative_to(ROOT))) for p in NOTEBOOKS]
 
 
 @pytest.mark.parametrize("path", CASES)
