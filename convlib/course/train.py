@@ -40,7 +40,7 @@ class Split(Protocol):
 
     @property
     def y_train(self) -> torch.Tensor:
-        """Training labels, int64: (N,) for classes, (N, H, W) for per-pixel classes."""
+        """Training labels (int64), ``(N,)`` for classes or ``(N, H, W)`` for per-pixel classes."""
 
     @property
     def x_test(self) -> torch.Tensor:
@@ -205,7 +205,7 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
         batch_size: inputs per forward pass.
 
     Returns:
-        correct / number of labels, a float in [0, 1] (exact: a ratio of two integers).
+        the fraction of labels predicted correctly, a float in [0, 1], exact as a ratio of two integers.
 
     >>> model = nn.Linear(2, 2, bias=False); _ = nn.init.eye_(model.weight)  # logits = inputs
     >>> accuracy(model, torch.tensor([[0.0, 1.0], [2.0, 1.0]]), torch.tensor([1, 1]))  # argmax 1, then 0
