@@ -86,6 +86,9 @@ def patch_embedding(
 class PatchEmbedding(nn.Module):
     """:func:`patch_embedding` as a layer, with :class:`convlib.nn.Conv2d` and learned position embeddings.
 
+    The convolution runs convlib's im2col algorithm (forward and backward), so a token's gradient
+    is exactly zero outside its patch.
+
     Args:
         in_channels: ``C``.
         dim: ``D``, the token size.
@@ -98,7 +101,8 @@ class PatchEmbedding(nn.Module):
 
     def __init__(self, in_channels: int, dim: int, patch: int, tokens: int | None = None) -> None:
         super().__init__()
-        self.proj = Conv2d(in_channels, dim, patch, stride=patch)
+        # im2col of a convolution whose stride is its kernel size is exactly patchify: no overlap, no copy twice
+        self.proj = Conv2d(in_channels, dim, patch, stride=patch, method="im2col")
         self.position = None if tokens is None else nn.Parameter(0.02 * torch.randn(tokens, dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -67,6 +67,12 @@ def test_patch_embedding_layer() -> None:
     expected = patch_embedding(x, layer.proj.weight, layer.proj.bias) + layer.position
     torch.testing.assert_close(layer(x), expected)
     assert sum(p.numel() for p in layer.parameters()) == 49 * 8 + 8 + 16 * 8
+    image = torch.rand(1, 1, 28, 28, requires_grad=True)
+    layer(image)[0, 5].sum().backward()  # token 5 is the patch in rows 7-13, columns 7-13
+    assert image.grad is not None
+    outside = image.grad.clone()
+    outside[..., 7:14, 7:14] = 0
+    assert torch.count_nonzero(outside) == 0 and torch.count_nonzero(image.grad) == 49
 
 
 @given(lq=st.integers(1, 6), lk=st.integers(1, 6), d=st.integers(1, 5), seed=st.integers(0, 99))

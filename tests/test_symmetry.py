@@ -27,6 +27,9 @@ def test_shapes_and_parameter_counts() -> None:
     assert 0 < _params(plain) - _params(p4) < 0.06 * _params(plain)  # the same budget; the p4 one 5% smaller
     assert p4[:5](x).shape == (3, 4, 4, 7, 7)  # after the lift, BatchNorm, ReLU and the first pool
     assert plain_cnn((12, 24, 32), downsample=False)(x).shape == (3, 10)
+    small = plain_cnn((8, 32, 24), pool2=True)
+    assert small[:9](x).shape == (3, 32, 3, 3) and small(x).shape == (3, 10)
+    assert _params(small) == (8 * 25 + 8) + (32 * 8 * 9 + 32) + (24 * 32 * 9 + 24) + 2 * (8 + 32 + 24) + 250
 
 
 @pytest.mark.parametrize("train", [False, True])
