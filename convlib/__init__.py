@@ -10,6 +10,8 @@ Modules, one concept each:
 - ``shapes``: output sizes; ``receptive_field``: what each unit of a network sees.
 - ``linear_map``: a convolution written out as its (sparse, block Toeplitz) matrix, for small cases.
 - ``upsampling``: overlap counts of transposed convolutions, a checkerboard measure, sub-pixel convolution.
+- ``groups``: p4 group-equivariant convolution (lifting, group convolution, rotation pooling);
+  ``attention``: patch embeddings, relative-position self-attention, a convolution as attention.
 - ``algorithms``: the convolution algorithms behind ``method=`` (``loops``, ``im2col``, ``fft``,
   ``winograd``), their shared grid helpers, the adjoint maps and the hand-written backward, the
   method registry with the ``"auto"`` rule, and one private module of speed tuning.
