@@ -3,5 +3,6 @@
 ``notebook`` (``setup``), ``device``; data: ``data`` (images), ``digits`` (MNIST-5k, 8x8 digits),
 ``mnist1d``; figures: ``plotting``, ``sliding`` (1-D drawings), ``animation`` and ``player`` (offline
 animations), ``explorer`` (the explorer page's golden cases); ``benchmarks`` (the committed
-benchmark); ``models``, ``train`` and ``streaming`` (Part III).
+benchmark); ``models``, ``train`` and ``streaming`` (Part III); ``resnet`` (residual blocks and
+deep networks, Part IV).
 """
