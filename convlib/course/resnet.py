@@ -12,7 +12,7 @@ network He et al. compare with. Both blocks list their paths with ``paths()``, s
 :func:`deep_net` is He et al.'s network for CIFAR-10 (three stages of basic blocks), plain or
 residual, with or without BatchNorm, for the depth experiments; :func:`small_resnet` is a two-stage
 ResNet for 28×28 digits with a global-max-pooling head, to set beside chapter 09's networks. The
-``conv`` argument picks the convolution class, as in :mod:`convlib.course.models`.
+``conv`` argument picks the convolution class, as in ``convlib.course.models``.
 """
 
 from __future__ import annotations
@@ -250,7 +250,7 @@ def small_resnet(channels: int = 8, *, conv: type[nn.Conv2d] = cnn.Conv2d, class
     The stem is a 3×3 convolution, BatchNorm, ReLU and a 2×2 max pool (28 → 14). The first stage keeps
     ``channels`` at 14×14 with an identity shortcut; the second doubles the channels and halves the
     resolution (14 → 7), with a projection shortcut. The head is a global *max* pool and a linear
-    layer, as in :func:`convlib.course.models.global_pool_cnn`, so that the two differ in their body
+    layer, as in ``convlib.course.models.global_pool_cnn``, so that the two differ in their body
     only (He et al.'s ResNets pool by averaging).
 
     Args:
