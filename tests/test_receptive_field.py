@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from convlib.receptive_field import Layer, RFLayer, receptive_field
+from convlib.receptive_field import Layer, Paths, RFLayer, receptive_field
 from tests.strategies import paddings_within, per_axis
 
 # ---------------------------------------------------------------- receptive field: worked examples
@@ -150,3 +150,69 @@ def test_same_padding_with_even_kernels_matches_gradient_extent(kernel: tuple[in
     for axis, (lo, hi) in enumerate(field):
         assert hi - lo + 1 == rf.size[axis]
         assert (lo + hi) / 2 == rf.start[axis] + unit[axis] * rf.jump[axis]
+
+
+# ---------------------------------------------------------------- multi-path blocks
+
+
+def test_residual_block_field_is_the_largest_path() -> None:
+    block = Paths(([Layer(3, padding=1), Layer(3, padding=1)], []))
+    assert receptive_field([Layer(3, padding=1), block], ndim=2)[-1] == RFLayer("1", (7, 7), (1, 1), (0.0, 0.0))
+
+
+def test_union_of_misaligned_paths() -> None:
+    # a 2x2 average-pool shortcut is centred half a pixel off the 3x3 stride-2 path; the union spans both
+    rf = receptive_field([Paths(([Layer(3, 2, 1)], [Layer(2, 2)]))])[-1]
+    main, pool = receptive_field([Layer(3, 2, 1)])[-1], receptive_field([Layer(2, 2)])[-1]
+    first = min(main.start[0] - (main.size[0] - 1) / 2, pool.start[0] - (pool.size[0] - 1) / 2)
+    last = max(main.start[0] + (main.size[0] - 1) / 2, pool.start[0] + (pool.size[0] - 1) / 2)
+    assert rf.size == (int(last - first) + 1,) and rf.start == ((first + last) / 2,) and rf.jump == (2,)
+    assert (first, last) == (-1.0, 1.0)  # main: pixels -1..1; pool: 0..1
+
+
+def test_nested_paths_and_names() -> None:
+    inner = Paths(([Layer(5, padding=2)], [Layer(1)]), name="inner")
+    rf = receptive_field([Layer(3, padding=1, name="stem"), Paths(([inner, Layer(3, padding=1)], []), name="outer")])
+    assert [r.name for r in rf] == ["stem", "outer"]
+    assert rf[-1].size == (3 + 4 + 2,)
+
+
+def test_paths_must_end_on_one_grid() -> None:
+    with pytest.raises(ValueError, match="one grid"):
+        receptive_field([Paths(([Layer(3, 2)], [Layer(1)]))])
+    with pytest.raises(TypeError, match="Linear"):
+        receptive_field([Paths(([nn.Linear(2, 2)], []))])
+
+
+class _Sum(nn.Module):
+    """Two all-ones convolution paths whose outputs are added, with a paths() method."""
+
+    def __init__(self, a: nn.Conv2d, b: nn.Conv2d) -> None:
+        super().__init__()
+        self.a, self.b = a, b
+
+    def paths(self) -> list[list[nn.Module]]:
+        return [[self.a], [self.b]]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.a(x) + self.b(x)
+
+
+@pytest.mark.parametrize(
+    ("ka", "pa", "kb", "pb", "stride"), [(3, 1, 1, 0, 1), (5, 2, 3, 1, 2), (3, 1, 5, 2, 1), (4, 1, 2, 0, 2)]
+)
+def test_multipath_module_matches_gradient_extent(ka: int, pa: int, kb: int, pb: int, stride: int) -> None:
+    a = nn.Conv2d(1, 1, ka, stride, pa, bias=False)
+    b = nn.Conv2d(1, 1, kb, stride, pb, bias=False)
+    nn.init.ones_(a.weight)
+    nn.init.ones_(b.weight)
+    model = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1, bias=False), _Sum(a, b))
+    nn.init.ones_(model[0].weight)
+    x = torch.ones(1, 1, 24, 24)
+    with torch.no_grad():
+        assert a(x).shape == b(x).shape  # the two paths end on one grid
+    rf = receptive_field(model)[-1]
+    unit = (4, 5)
+    for (lo, hi), r, j, start, i in zip(_field(model, x, unit), rf.size, rf.jump, rf.start, unit):
+        assert hi - lo + 1 == r
+        assert (lo + hi) / 2 == start + i * j
