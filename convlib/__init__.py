@@ -7,7 +7,7 @@ Modules, one concept each:
 
 - ``functional``: the public ops, mirroring ``torch.nn.functional``; ``nn``: the layer modules.
 - ``pooling``, ``folding``: pooling, and ``unfold``/``fold``.
-- ``shapes``: output sizes; ``receptive_field``: what each unit of a network sees.
+- ``shapes``: output sizes; ``receptive_field``: what each unit of a network sees, as a size or an exact mask.
 - ``linear_map``: a convolution written out as its (sparse, block Toeplitz) matrix, for small cases.
 - ``upsampling``: overlap counts of transposed convolutions, a checkerboard measure, sub-pixel convolution.
 - ``algorithms``: the convolution algorithms behind ``method=`` (``loops``, ``im2col``, ``fft``,
@@ -15,7 +15,7 @@ Modules, one concept each:
   method registry with the ``"auto"`` rule, and one private module of speed tuning.
 - ``course``: what the notebooks use: ``setup``, data (images, digits, MNIST-1D), devices, plotting,
   drawings and animations with their player, the explorer's cases, the committed benchmark, models,
-  training loops and streaming causal convolution.
+  training loops, streaming causal convolution, and dense prediction (digit canvases, U-Net, IoU).
 """
 
 __version__ = "0.1.0"
