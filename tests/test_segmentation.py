@@ -82,6 +82,38 @@ def test_dilated_segmenter() -> None:
         dilated_segmenter((1, 0))
 
 
+def test_dilated_segmenter_with_batch_norm_has_the_same_geometry() -> None:
+    plain, normed = dilated_segmenter((1, 2, 3), width=4), dilated_segmenter((1, 2, 3), width=4, batch_norm=True)
+    names = [
+        "stem",
+        "norm0",
+        "relu0",
+        "pool",
+        "conv1",
+        "norm1",
+        "relu1",
+        "conv2",
+        "norm2",
+        "relu2",
+        "conv3",
+        "norm3",
+        "relu3",
+        "head",
+        "up",
+    ]
+    assert [n for n, _ in normed.named_children()] == names
+    assert normed.conv2.dilation == (2, 2) and normed.conv2.bias is None
+    assert torch.equal(dependency_mask(plain, (24, 24), (11, 12)), dependency_mask(normed, (24, 24), (11, 12)))
+
+
+def test_dilated_segmenter_without_pool_keeps_full_resolution() -> None:
+    net = dilated_segmenter((2, 2, 2), width=4, pool=False)
+    assert "pool" not in dict(net.named_children()) and "up" not in dict(net.named_children())
+    assert net(torch.zeros(1, 1, 15, 13)).shape == (1, 11, 15, 13)
+    field = receptive_field(net)[-1]
+    assert field.size == (3 + 2 * (2 + 2 + 2), 3 + 2 * (2 + 2 + 2)) and field.jump == (1, 1)
+
+
 def classifier() -> nn.Sequential:
     """A small window classifier without padding: total stride 4, field 28."""
     return window_classifier(channels=(4, 8), hidden=16).double()

@@ -141,39 +141,55 @@ class UNet(nn.Module):
 
 
 def dilated_segmenter(
-    rates: Sequence[int] = (1, 2, 3), width: int = 16, classes: int = CLASSES, conv: type[nn.Conv2d] = cnn.Conv2d
+    rates: Sequence[int] = (1, 2, 3),
+    width: int = 16,
+    classes: int = CLASSES,
+    conv: type[nn.Conv2d] = cnn.Conv2d,
+    batch_norm: bool = False,
+    pool: bool = True,
 ) -> nn.Sequential:
-    """A segmenter of output stride 2 whose field grows by dilation, not by pooling.
+    """A segmenter whose field grows by dilation, not by pooling, at output stride 2 or 1.
 
-    A 3×3 convolution and a 2×2 max pool (output stride 2), then one 3×3 convolution per entry of
-    ``rates`` with that dilation (padding = dilation keeps the size), a 1×1 convolution to the class
-    scores, and nearest-neighbour upsampling back to the input's size.
+    A 3×3 convolution (the stem), with ``pool`` a 2×2 max pool (output stride 2), then one 3×3
+    convolution per entry of ``rates`` with that dilation (padding = dilation keeps the size), and a
+    1×1 convolution to the class scores; with ``pool``, nearest-neighbour upsampling back to the
+    input's size. Each 3×3 convolution is followed by a ReLU, with a ``torch.nn.BatchNorm2d`` before
+    it if ``batch_norm``.
 
     Args:
-        rates: dilation of each 3×3 layer after the pool; ``(2, 2, 2)`` and ``(1, 2, 3)`` reach equally far.
+        rates: dilation of each 3×3 layer after the stem; ``(2, 2, 2)`` and ``(1, 2, 3)`` reach equally far.
         width: channels of every hidden layer.
         classes: output channels.
         conv: the convolution class.
+        batch_norm: normalise each 3×3 convolution's output over the batch before its ReLU.
+        pool: pool once after the stem (output stride 2) or never (output stride 1).
 
     Returns:
-        ``nn.Sequential`` named ``stem relu0 pool conv1 relu1 ... head up``.
+        ``nn.Sequential`` named ``stem relu0 [pool] conv1 relu1 ... head [up]``, with ``norm0``,
+        ``norm1``, ... before the ReLUs if ``batch_norm``.
 
     Shapes:
-        (N, 1, H, W) -> (N, classes, H, W) for even H, W.
+        (N, 1, H, W) -> (N, classes, H, W) (H and W even if ``pool``).
 
     >>> dilated_segmenter()(torch.zeros(1, 1, 8, 8)).shape
     torch.Size([1, 11, 8, 8])
     """
     if not rates or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in rates):
         raise ValueError(f"dilated_segmenter: rates must be positive ints, got {rates!r}")
-    layers: OrderedDict[str, nn.Module] = OrderedDict(
-        stem=conv(1, width, 3, padding=1), relu0=nn.ReLU(), pool=cnn.MaxPool2d(2)
-    )
-    for i, rate in enumerate(rates, start=1):
-        layers[f"conv{i}"] = conv(width, width, 3, padding=rate, dilation=rate)
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    for i, rate in enumerate((1, *rates)):  # the stem, then the dilated layers
+        c_in = 1 if i == 0 else width
+        layers["stem" if i == 0 else f"conv{i}"] = conv(
+            c_in, width, 3, padding=rate, dilation=rate, bias=not batch_norm
+        )
+        if batch_norm:
+            layers[f"norm{i}"] = nn.BatchNorm2d(width)
         layers[f"relu{i}"] = nn.ReLU()
+        if i == 0 and pool:
+            layers["pool"] = cnn.MaxPool2d(2)
     layers["head"] = conv(width, classes, 1)
-    layers["up"] = nn.Upsample(scale_factor=2, mode="nearest")
+    if pool:
+        layers["up"] = nn.Upsample(scale_factor=2, mode="nearest")
     return nn.Sequential(layers)
 
 
