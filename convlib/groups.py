@@ -13,7 +13,8 @@ from ordinary convolutions (:func:`convlib.functional.conv2d`) by rotating and c
 Convention: "rotate by ``r``" is ``torch.rot90(x, r, dims=(-2, -1))``, ``r`` quarter turns
 counterclockwise as an image is displayed (row 0 at the top). A quarter turn acts on a p4 feature
 map by rotating every plane and rolling the rotation axis by one (:func:`rotate_p4`); both layers
-commute with that action exactly when their padding is symmetric (``(k - 1) / 2`` or 0).
+commute with that action exactly, for any square kernel (odd or even ``k``) and any padding, since
+the padding is the same on every side.
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def lifting_conv2d(
 
     ``Y[n, o, r] = u[o] + sum_c X[n, c] ⋆ rotate(K[o, c], r)``. Rotating the input by a quarter
     turn rotates each output plane and moves orientation ``r`` to ``r + 1``
-    (:func:`rotate_p4`), exactly, for square kernels and symmetric padding.
+    (:func:`rotate_p4`), exactly, for any square kernel and padding (the same on every side).
 
     Args:
         input: ``(N, C_in, H, W)``.
@@ -176,8 +177,8 @@ def group_conv2d(
 
     ``Y[n, o, r] = u[o] + sum_{c, s} X[n, c, s] ⋆ rotate(K[o, c, s - r], r)`` (orientations modulo 4).
     It is one ordinary convolution over ``C_in * 4`` channels with the weight of
-    :func:`group_kernels`, and it commutes with :func:`rotate_p4` for square kernels and
-    symmetric padding.
+    :func:`group_kernels`, and it commutes with :func:`rotate_p4` for any square kernel and
+    padding (the same on every side).
 
     Args:
         input: ``(N, C_in, 4, H, W)``.
