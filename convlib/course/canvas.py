@@ -26,13 +26,13 @@ from convlib.course.digits import Digits, load_mnist5k
 
 #: Label of a pixel that is not the ink of any digit.
 BACKGROUND = 0
-#: Number of pixel classes: background and the ten digits (digit ``c`` has label ``c + 1``).
+#: The number of pixel classes, background and the ten digits (digit ``c`` has label ``c + 1``).
 CLASSES = 11
 #: A name per label, for tables and legends.
 CLASS_NAMES = ("bg", *(str(c) for c in range(10)))
 #: Side of the MNIST images the canvases are made from.
 DIGIT_SIDE = 28
-#: Placement attempts per digit before it is left out: a digit may not cover another digit's ink.
+#: Placement attempts per digit before it is left out (a digit may not cover another digit's ink).
 TRIES = 20
 
 

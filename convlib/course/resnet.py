@@ -193,11 +193,13 @@ def deep_net(
     convolutions in each of three stages, and the final linear layer (``deep_net(20, ...)`` has 19
     convolutions). The stem is a 3×3 convolution with stride 2 and a 2×2 max pool, so that the
     stages of a 28×28 digit work on 7×7, 4×4 and 2×2 maps with ``channels``, ``2 * channels`` and
-    ``4 * channels`` channels (a quarter of the pixels of He et al.'s 32×32 images, and a quarter of
-    the cost). The first block of stages 2 and 3 halves the resolution with its first convolution.
-    The residual network's shortcuts are identities, except at those two blocks, where they are
-    projections (a strided 1×1 convolution and BatchNorm, He et al.'s option B), so it has a few
-    more parameters than the plain one.
+    ``4 * channels`` channels (map sides about a quarter of He et al.'s 32, 16 and 8, so about a
+    twentieth of their pixels). He et al.'s CIFAR-10 stem has stride 1 and no pool. The first block
+    of stages 2 and 3 halves the resolution with its first convolution. The residual network's
+    shortcuts are identities, except at those two blocks, where they are projections (a strided 1×1
+    convolution and BatchNorm, He et al.'s option B, their ImageNet choice; on CIFAR-10 they used
+    option A, a zero-padded identity without parameters), so it has a few more parameters than the
+    plain one.
 
     Args:
         layers: weight layers, ``6n + 2`` with ``n >= 1`` (8, 14, 20, 26, 32, ...).
