@@ -55,7 +55,8 @@ def pdftotext() -> str:
 
 @cache
 def text() -> str:
-    return plain(pdftotext())
+    """The PDF's text in one line; a line broken after a dash (``encoder–`` / ``decoder``) is joined."""
+    return plain(re.sub(r"([–—])\n", r"\1", pdftotext()))
 
 
 def raw_lines() -> list[str]:
