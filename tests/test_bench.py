@@ -32,6 +32,8 @@ def test_quick_run_writes_report_data_and_plot(tmp_path: Path) -> None:
     cost = json.loads((tmp_path / "auto_cost.json").read_text())
     assert cost["in_use"] == registry.constants()
     assert "Kernel-size sweep" in report and "auto's time ÷ the best method's time" in report
+    impl = json.loads((tmp_path / "conv_impl.json").read_text())  # which kernel F.conv2d ran, one probe
+    assert [(row["shape"], row["cap"]) for row in impl["rows"]] == [("Q1", "native")]
 
 
 def test_crossover_is_where_fft_stays_faster() -> None:

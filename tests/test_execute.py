@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers import NOTEBOOKS, ROOT
+from tests.helpers import ROOT
 from tools.execute import execute, main
 
 pytestmark = pytest.mark.slow
@@ -77,39 +77,34 @@ def test_runs_in_the_notebooks_folder(tmp_path: Path) -> None:
     assert nbformat.read(path, as_version=4).cells[0].outputs[0]["text"] == "42\n"
 
 
-def nbval(path: Path) -> subprocess.CompletedProcess[str]:
+def nbval(folder: Path) -> subprocess.CompletedProcess[str]:
     sanitize = ROOT / "tests" / "nbval_sanitize.cfg"
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval", "--nbval-current-env",
-           "--nbval-sanitize-with", str(sanitize), str(path)]  # fmt: skip
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=path.parent)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider", "--nbval", "--nbval-current-env",
+           "--nbval-sanitize-with", str(sanitize), "."]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=folder)
 
 
 def test_nbval_fails_when_a_stored_output_changes(tmp_path: Path) -> None:
-    """Copy a real chapter, keep the cells up to its first printed number, then alter that number."""
-    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
-    cut = next(
-        i for i, c in enumerate(nb.cells)
-        if c.cell_type == "code" and any(o.get("name") == "stdout" and any(ch.isdigit() for ch in o["text"])
-                                         for o in c.get("outputs", []))
-    )  # fmt: skip
-    nb.cells = nb.cells[: cut + 1]
-    intact = tmp_path / "intact.ipynb"
-    nbformat.write(nb, intact)
-    assert nbval(intact).returncode == 0, "the unchanged copy must pass; otherwise the test proves nothing"
-
-    stream = next(o for o in nb.cells[cut].outputs if o.get("name") == "stdout")
-    digit = next(ch for ch in stream["text"] if ch.isdigit())
-    stream["text"] = stream["text"].replace(digit, str((int(digit) + 1) % 10), 1)
-    changed = tmp_path / "changed.ipynb"
-    nbformat.write(nb, changed)
-    run = nbval(changed)
+    """nbval with the course's sanitiser passes an executed notebook whose object address differs in every
+    kernel, and fails a copy whose printed number was altered; one nbval run checks both files."""
+    intact = make_notebook(tmp_path / "intact.ipynb", "print(object())", "print(round(2 / 7, 4))")
+    assert execute(intact).ok
+    nb = nbformat.read(intact, as_version=4)
+    assert " at 0x" in nb.cells[0].outputs[0]["text"], "the address the sanitiser must hide"
+    stream = nb.cells[1].outputs[0]
+    assert stream["text"] == "0.2857\n"
+    stream["text"] = "0.2858\n"
+    nbformat.write(nb, tmp_path / "changed.ipynb")
+    run = nbval(tmp_path)
     assert run.returncode == 1, run.stdout[-2000:]
-    assert "1 failed" in run.stdout
+    assert "1 failed, 3 passed" in run.stdout, run.stdout[-2000:]
+    failed = [line for line in run.stdout.splitlines() if line.startswith("FAILED ")]
+    assert len(failed) == 1 and "changed.ipynb::Cell 1 " in failed[0], run.stdout[-2000:]
 
 
 def test_check_passes_a_deterministic_notebook_and_never_writes(tmp_path: Path, capsys) -> None:
     code = (
-        "import numpy as np\nimport matplotlib.pyplot as plt\nfrom convlib.course.notebook import setup\nsetup(0)",
+        "import numpy as np\nimport matplotlib.pyplot as plt\nnp.random.seed(0)",
         "print(np.random.rand(3).round(4))",
         "fig, ax = plt.subplots(figsize=(2, 2)); ax.plot([0, 1], [1, 0]); plt.show()",
     )
@@ -138,7 +133,7 @@ def test_check_fails_on_unseeded_random_output_and_names_the_cell(tmp_path: Path
 def test_check_reports_a_drifting_image(tmp_path: Path, capsys) -> None:
     """The class of drift nbval misses: same text, different PNG bytes."""
     code = (
-        "import numpy as np\nimport matplotlib.pyplot as plt\nfrom convlib.course.notebook import setup\nsetup(0)",
+        "import numpy as np\nimport matplotlib.pyplot as plt",
         "rng = np.random.default_rng()  # unseeded on purpose\n"
         "fig, ax = plt.subplots(figsize=(2, 2)); ax.imshow(rng.random((8, 8))); plt.show()",
     )
@@ -166,7 +161,7 @@ def test_check_flags_a_committed_file_that_was_never_normalised(tmp_path: Path, 
 def test_portable_check_tolerates_a_redrawn_figure_but_not_a_changed_figure_or_text(tmp_path: Path, capsys) -> None:
     """--portable: a figure another CPU redraws (a few pixels, a palette shift) passes; real changes fail."""
     code = (
-        "import matplotlib.pyplot as plt\nfrom convlib.course.notebook import setup\nsetup(0)",
+        "import matplotlib.pyplot as plt",
         "print('accuracy 0.950')\nfig, ax = plt.subplots(figsize=(3, 2)); ax.plot([0, 1], [1, 0]); plt.show()",
     )
     path = make_notebook(tmp_path / "figure.ipynb", *code)
