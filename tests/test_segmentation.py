@@ -10,7 +10,8 @@ from torch import nn
 
 import convlib.nn as cnn
 from convlib.course.segmentation import UNet, dilated_segmenter, fully_convolutional, iou, window_classifier
-from convlib.receptive_field import dependency_mask, receptive_field
+from convlib.dependency import dependency_mask
+from convlib.receptive_field import receptive_field
 
 VARIANTS = list(itertools.product(["transposed", "resize"], [True, False]))
 

@@ -107,10 +107,25 @@ class UNet(nn.Module):
         return self.run(x)[0]
 
     def run(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Class scores, and the output of each upsampling layer (coarsest first), for measuring them.
+        """Class scores, and the output of each upsampling layer, for measuring them (chapter 13's checkerboards).
+
+        Args:
+            x: a batch of images, H and W multiples of ``2**levels``.
+
+        Returns:
+            ``(scores, upsampled)``: the class scores, as :meth:`forward` gives them, and the output of
+            each upsampling layer before its decoder block, coarsest first.
+
+        Raises:
+            ValueError: for an input that is not 4-D or whose sides are not multiples of ``2**levels``.
 
         Shapes:
-            (N, C, H, W) -> (N, classes, H, W), [(N, base * 2**(levels-1), H / 2**(levels-1), ...), ...].
+            (N, in_channels, H, W) -> (N, classes, H, W), and for the upsampling layer that ends at
+            level l = levels - 1, ..., 0: (N, base * 2**l, H / 2**l, W / 2**l).
+
+        >>> scores, upsampled = UNet(base=4, levels=2).run(torch.zeros(1, 1, 16, 16))
+        >>> [tuple(u.shape) for u in upsampled]
+        [(1, 8, 8, 8), (1, 4, 16, 16)]
         """
         side = 2**self.levels
         if x.ndim != 4 or x.shape[-2] % side or x.shape[-1] % side:
@@ -130,7 +145,7 @@ class UNet(nn.Module):
         """The layers on the longest path from input to output, in order: what bounds the receptive field.
 
         Every other path (through a skip) starts at the same input and skips some of these layers, so
-        its field lies inside this one's; :func:`convlib.receptive_field.dependency_mask` reads it.
+        its field lies inside this one's; :func:`convlib.dependency.dependency_mask` reads it.
         """
         layers: list[nn.Module] = [self.encoder[0]]
         for block in self.encoder[1:]:
