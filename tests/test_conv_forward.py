@@ -13,7 +13,6 @@ import torch
 from hypothesis import given
 
 from convlib import functional as cf
-from convlib.algorithms import _fast
 from convlib.algorithms.registry import METHODS, choose_method
 from tests.helpers import CONV, PATHS, TOL, ours, reference
 from tests.strategies import Case, conv_cases
@@ -95,23 +94,3 @@ def test_reused_buffers_survive_inference_mode(method: str) -> None:
     thread.join()
     assert not errors, errors
     assert x.grad is not None
-
-
-@pytest.fixture
-def two_threads() -> None:
-    """Run with torch's thread count at 2, the count that :func:`convlib.algorithms._fast.copies` is tuned on."""
-    torch.set_num_threads(2)  # the root conftest.py's autouse fixture restores the count
-
-
-@pytest.mark.usefixtures("two_threads")
-def test_small_batches_get_a_patch_copy_per_thread() -> None:
-    cpu = torch.device("cpu")
-    assert _fast.copies(1, 16, 2**20, cpu) == 2  # one image, two threads: one copy each
-    assert _fast.copies(1, 3, 2**20, cpu) == 1  # 3 output channels do not split in two
-    assert _fast.copies(2, 16, 2**20, cpu) == 1  # two images already give each thread a product
-    assert _fast.copies(1, 16, _fast.DUPLICATE_BYTES, cpu) == 1  # too large to duplicate
-    # the duplicated route gives torch's result, grouped or not
-    for groups in (1, 2):
-        x, w = torch.randn(1, 4, 10, 9), torch.randn(8, 4 // groups, 3, 3)
-        got = cf.conv2d(x, w, padding=1, groups=groups, method="im2col")
-        torch.testing.assert_close(got, torch.nn.functional.conv2d(x, w, padding=1, groups=groups), **TOL[x.dtype])

@@ -64,7 +64,7 @@ from tools import bench_report, onednn
 from tools import bench_suites as suites
 from tools.costmodel import fit_constants, measure_regret, regret_shapes
 from tools.machine import cpu_name
-from tools.timing import BANDWIDTH_MIB, sgemm_gflops, stream_bandwidth
+from tools.timing import BANDWIDTH_MIB, settle_allocator, sgemm_gflops, stream_bandwidth
 
 
 def machine(threads: int, gflops: float) -> dict:
@@ -82,6 +82,7 @@ def machine(threads: int, gflops: float) -> dict:
 def run_bandwidth(quick: bool, threads: int, rounds: int, min_round: float) -> dict:
     """The bandwidth suite: copy and triad GB/s, and the sgemm ceiling measured in the same process."""
     torch.set_num_threads(threads)
+    settle_allocator()
     if quick:
         rounds, min_round = 2, 0.001
     gemm, mib = (256, 1) if quick else (2048, BANDWIDTH_MIB)
@@ -100,6 +101,7 @@ def committed_sgemm(folder: Path) -> float | None:
 def run(quick: bool, threads: int, rounds: int, min_round: float) -> dict:
     """Every measurement of the report, as plain data (what ``conv_benchmark.json`` holds)."""
     torch.set_num_threads(threads)
+    settle_allocator()
     if quick:
         rounds, min_round = 2, 0.001
     gemm = 256 if quick else 2048

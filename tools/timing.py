@@ -34,6 +34,19 @@ def interleaved(candidates: Mapping[str, Callable[[], object]], rounds: int, min
     return best
 
 
+def settle_allocator() -> None:
+    """Put the C allocator in the state of a program that has run a while, the same in every run.
+
+    glibc serves a block above its mmap threshold (128 KiB at start) straight from the operating
+    system and gives it back when freed, so a call that allocates such a block pays a page fault per
+    4 KiB it touches; freeing one such block raises the threshold to its size (up to 32 MiB), and
+    later blocks come from the reused heap. Which state a process is in depends on what it freed
+    before: torch's S1 forward, whose result is 1 MiB, took 0.8 ms before and 0.2 ms after. One
+    24 MiB block freed before any timing puts every candidate, torch included, in the second state.
+    """
+    torch.empty(6 << 20)  # 24 MiB of float32, freed at once: nothing keeps it
+
+
 def sgemm_gflops(n: int, rounds: int, min_round: float) -> float:
     """Achieved GFLOP/s of an ``n x n`` float32 matrix product: the machine's practical ceiling."""
     a, b = torch.randn(n, n), torch.randn(n, n)

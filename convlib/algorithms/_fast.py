@@ -19,9 +19,6 @@ What is tuned, and why (measured on a 2-core x86 CPU):
   of the thread count where they fit), so they fit in the kept buffers and are still warm in cache
   when the matrix product reads them. The buffer sizes are module attributes, so a test can lower
   them to split a small batch.
-- **One copy per thread** (:func:`copies`): with fewer matrix products than threads, each thread
-  gets its own copy of the patches and a slice of the output channels, so that no thread reads what
-  another one copied through the slower shared cache (0.24 against 0.17 ms for S1).
 - **Few output pixels** (the weight gradient, whose "kernel" is ``grad_y``): rows and columns swap,
   for one long product per group.
 - **conv^T by col2im** (:func:`im2col_transpose`) when the layer has fewer input than output channels,
@@ -50,7 +47,6 @@ from convlib.shapes import conv_size
 SCRATCH_BYTES = 32 << 20
 #: The largest buffer kept for one kind of temporary; the batch is split so that its patches fit.
 SLOT_BYTES = 16 << 20
-DUPLICATE_BYTES = 8 << 20  # copies() duplicates patch matrices only up to this size in all
 # _mix multiplies spectra by one matrix product per frequency from this many input channels per group
 # and this many frequencies on; below either, by a loop over input channels
 MIX_CHANNELS, MIX_FREQUENCIES = 16, 4096
@@ -138,43 +134,13 @@ def _pad(x: torch.Tensor, padding: Padding) -> torch.Tensor:
     return out
 
 
-def copies(products: int, rows: int, cols_bytes: int, device: torch.device) -> int:
-    """How many copies of the patch matrix im2col makes, to give every CPU thread its own.
-
-    A batched matrix product hands whole products (one per image and group) to threads, and the
-    parallel copy that builds ``cols`` splits it into contiguous chunks in the same order, so
-    each thread multiplies the patches it copied itself, still in its own cache. With fewer
-    products than threads, each thread gets its own copy of the patches and a slice of the output
-    channels instead. Copies are cheap for small matrices only, so they stop at 8 MiB in all.
-
-    Args:
-        products: independent matrix products, ``N * groups``.
-        rows: output channels per group; the copies split them, so the count divides it.
-        cols_bytes: size of one patch matrix for all products.
-        device: where the work runs; a GPU gains nothing from copies.
-
-    Returns:
-        the number of copies, 1 for no duplication.
-
-    >>> copies(32, 32, 2**20, torch.device("cpu"))  # 32 images: enough products already
-    1
-    >>> copies(1, 16, 2**20, torch.device("cpu")) in (1, 2, 4, 8)  # 1 image: divides 16, at most 8 MiB in all
-    True
-    """
-    threads = torch.get_num_threads() if device.type == "cpu" else 1
-    if products >= threads:
-        return 1
-    want = min(-(-threads // products), DUPLICATE_BYTES // max(cols_bytes, 1), rows)  # ceil(threads / products)
-    return next((c for c in range(want, 1, -1) if rows % c == 0), 1)
-
-
 def _chunks(n: int, bytes_per_image: int, device: torch.device) -> Iterator[slice]:
     """Slices of the batch whose patch matrices fit in the kept buffers beside the padded input.
 
     The fewest chunks that fit, all of one size but the last, which holds what is left (10 images
     with room for 3: 3, 3, 3 and 1). A chunk holds a multiple of the thread count where it can, so
-    that each thread multiplies the images it copied itself (see :func:`copies`); an image too large
-    for the buffers is a chunk alone.
+    that each thread multiplies the images it copied itself; an image too large for the buffers is a
+    chunk alone.
     """
     fit = max(1, SLOT_BYTES // max(bytes_per_image, 1))
     threads = torch.get_num_threads() if device.type == "cpu" else 1
@@ -202,26 +168,22 @@ def im2col_correlate(x: torch.Tensor, weight: torch.Tensor, geometry: Geometry) 
         if few:
             _few_pixels(view, w, y[part])
         else:
-            parts = copies(view.shape[0] * groups, c_out // groups, image_bytes * view.shape[0], x.device)
-            _layer(view, w, parts, y[part])
+            _layer(view, w, y[part])
     if few:  # (N, groups, L, C_out/groups) -> (N, C_out, L)
         return y.permute(0, 1, 3, 2).reshape(n, c_out, *out)
     return y.view(n, c_out, *out)  # (N, C_out, *out)
 
 
-def _layer(view: torch.Tensor, w: torch.Tensor, parts: int, y: torch.Tensor) -> None:
-    """``y = K @ cols``, one product per image, group and part of the output channels (:func:`copies`).
+def _layer(view: torch.Tensor, w: torch.Tensor, y: torch.Tensor) -> None:
+    """``y = K @ cols``, one product per image and group.
 
     ``view`` is :func:`~convlib.algorithms.grid.patches`' ``(n, C_in, *k, *out)``, ``w`` the kernel as
     ``(groups, C_out/groups, taps)``, and ``y`` the ``(n, C_out, L)`` slice of the result to write.
     """
-    n, c_in, *rest = view.shape
+    n = view.shape[0]
     groups, per_group, taps = w.shape
-    view = view.view(n, groups, 1, c_in // groups, *rest)  # (n, groups, 1, C_in/groups, *k, *out)
-    view = view.expand(n, groups, parts, *view.shape[3:])  # (n, groups, P, C_in/groups, *k, *out): P alike
-    cols = _contiguous(view, "cols").view(n, groups * parts, taps, -1)  # (n, groups*P, C_in/groups*kH*kW, L)
-    w = w.view(groups * parts, per_group // parts, taps)  # (groups*P, C_out/(groups*P), taps)
-    target = y.view(n, groups * parts, per_group // parts, -1)  # (n, groups*P, C_out/(groups*P), L)
+    cols = _contiguous(view, "cols").view(n, groups, taps, -1)  # (n, groups, C_in/groups*kH*kW, L)
+    target = y.view(n, groups, per_group, -1)  # (n, groups, C_out/groups, L)
     # one image is a plain batched product: matmul's broadcasting costs more than a small layer's compute
     if n == 1:
         torch.bmm(w, cols[0], out=target[0])
