@@ -2,7 +2,8 @@
 
 Every candidate is warmed up, then candidates are *interleaved* round by round, so that a burst of
 background load hits all of them alike, and each keeps its best (minimum) round; each round repeats a
-call until it lasts at least ``min_round`` seconds.
+call until it lasts at least ``min_round`` seconds. Before any timing, :func:`settle_allocator` puts
+the C allocator in one state, whatever the process did before.
 """
 
 from __future__ import annotations
