@@ -138,9 +138,9 @@ def _chunks(n: int, bytes_per_image: int, device: torch.device) -> Iterator[slic
     """Slices of the batch whose patch matrices fit in the kept buffers beside the padded input.
 
     The fewest chunks that fit, all of one size but the last, which holds what is left (10 images
-    with room for 3: 3, 3, 3 and 1). A chunk holds a multiple of the thread count where it can, so
-    that each thread multiplies the images it copied itself; an image too large for the buffers is a
-    chunk alone.
+    with room for 3: 3, 3, 3 and 1). A chunk holds a multiple of the thread count where it can: the
+    batched product shares a chunk among the threads image by image, so each gets as many; an image
+    too large for the buffers is a chunk alone.
     """
     fit = max(1, SLOT_BYTES // max(bytes_per_image, 1))
     threads = torch.get_num_threads() if device.type == "cpu" else 1

@@ -9,8 +9,8 @@ The price is memory: ``cols`` stores every input pixel once per kernel tap that 
 ``kH*kW / (sH*sW)`` times the input. :func:`~convlib.algorithms.grid.patches` builds ``cols`` as a
 view, without copying, and the one ``reshape`` below makes the copy. The tuned version that the
 ops run (buffers reused between calls, the batch split so that ``cols`` fits in a cache-friendly
-size, one copy per thread for a single image) is in :mod:`convlib.algorithms._fast`, and the tests
-check that it returns the same numbers as this one.
+size) is in :mod:`convlib.algorithms._fast`, and the tests check that it returns the same numbers as
+this one.
 """
 
 from __future__ import annotations
