@@ -123,7 +123,10 @@ def run(shapes: Mapping[str, tuple[Shape, int]], caps: Sequence[str] = CAPS, thr
 
 
 def benchmark_shapes(quick: bool = False) -> dict[str, tuple[Shape, int]]:
-    """The 2-D shapes whose torch time ``tools/bench.py`` reports (S1-S5, the grouped layers), and ``UNTIMED``."""
+    """The 2-D shapes whose torch time ``tools/bench.py`` reports (S1-S5, the grouped layers), and ``UNTIMED``.
+
+    ``quick``: only the first of the smoke run's shapes, one child process.
+    """
     from tools import bench_suites as suites  # imported when needed: the parser and the probes need no torch here
 
     if quick:  # one probe, a child process that imports torch: the smoke run checks the plumbing
